@@ -1,0 +1,68 @@
+"""The workloads of issue 5, each in three implementations sharing one set of initial weights:
+PyTorch and chainrule (the same code, ``frameworks.py``) and hand-written NumPy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import init_cnn, init_mlp
+
+from . import cnn, mlp, sigmoid
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    title: str
+    model: str                  # "mlp" | "cnn" | "sigmoid"
+    mode: str                   # "train" | "infer"
+    batch: int
+    samples: int                # images (train, infer) or steps (sigmoid)
+    quick_samples: int
+    lr: float
+    warmup: int                 # warm-up batches before timing
+    goal_torch: float | None    # goal: PyTorch time / chainrule time >= this
+    goal_numpy: float | None    # goal: chainrule time / hand-written time <= this
+    memory_goal: bool           # goal: chainrule peak RSS <= PyTorch's
+
+    def n(self, quick: bool) -> int:
+        return self.quick_samples if quick else self.samples
+
+    def steps(self, quick: bool) -> int:
+        return -(-self.n(quick) // self.batch)
+
+
+WORKLOADS = {w.name: w for w in [
+    Workload("W1", "MLP 784-256-10, batch 128, one epoch (60,000)", "mlp", "train",
+             128, 60_000, 8_192, 0.1, 5, 1.3, 1.15, True),
+    Workload("W2", "MLP 784-256-10, batch 32, one epoch (60,000)", "mlp", "train",
+             32, 60_000, 4_096, 0.1, 5, 1.5, 1.15, False),
+    Workload("W3", "CNN, batch 64, 100 steps", "cnn", "train",
+             64, 6_400, 1_280, 0.1, 3, 1.0, 1.15, True),
+    Workload("W4", "2-2-1 sigmoid net, 1 sample, 10,000 SGD steps", "sigmoid", "train",
+             1, 10_000, 1_000, 1.0, 100, 5.0, None, False),
+    Workload("W5-MLP", "MLP inference, 10,000 images (batches of 1000), no_grad", "mlp", "infer",
+             1000, 10_000, 2_000, 0.0, 1, 1.0, None, False),
+    Workload("W5-CNN", "CNN inference, 10,000 images (batches of 1000), no_grad", "cnn", "infer",
+             1000, 10_000, 2_000, 0.0, 1, 1.0, None, False),
+]}
+
+
+def initial_weights(w: Workload) -> list[np.ndarray]:
+    return {"mlp": init_mlp, "cnn": init_cnn, "sigmoid": sigmoid.init}[w.model]()
+
+
+def make_impl(w: Workload, lib_name: str, params: list[np.ndarray]):
+    """The implementation of workload w in ``torch``, ``numpy`` or ``chainrule``."""
+    if lib_name == "numpy":
+        cls = {"mlp": mlp.NumpyMLP, "cnn": cnn.NumpyCNN, "sigmoid": sigmoid.NumpySigmoid}[w.model]
+        return cls(params, w.lr)
+    from .frameworks import FrameworkNet, Lib
+
+    lib = Lib(lib_name)
+    if w.model == "sigmoid":
+        return sigmoid.FrameworkSigmoid(lib, params, w.lr)
+    build = {"mlp": mlp.build, "cnn": cnn.build}[w.model]
+    return FrameworkNet(lib, build, params, w.lr)

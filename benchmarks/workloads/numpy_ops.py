@@ -1,0 +1,79 @@
+"""Hand-written NumPy forward and backward pieces for the reference implementations.
+
+The rule for "hand-written": the same layers as the model, each forward and backward written
+with the fastest plain-NumPy idiom we know (float32, in-place where the value is not needed
+again, buffers reused between steps, one matmul per convolution), but no fusion across layers
+other than softmax + cross-entropy, which ``F.cross_entropy`` is too.  That is the best a
+layer-by-layer NumPy library can do, so chainrule / hand-written is its overhead."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[np.float32, np.ndarray]:
+    """Mean cross-entropy of logits z (B, C) against labels y (B,), and dL/dz, computed in z's
+    memory: L = mean(logsumexp(z) - z[y]);  dL/dz = (softmax(z) - onehot(y)) / B."""
+    b = len(y)
+    rows = np.arange(b)
+    zy = z[rows, y]
+    m = z.max(axis=1, keepdims=True)
+    z -= m
+    np.exp(z, out=z)
+    s = z.sum(axis=1, keepdims=True)
+    loss = np.mean(np.log(s[:, 0]) - (zy - m[:, 0]))
+    z /= s
+    z[rows, y] -= 1.0
+    z *= np.float32(1.0 / b)
+    return loss, z
+
+
+def sgd_(params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
+    """p -= lr * g, in place (the gradient buffers are scaled in place too)."""
+    lr = np.float32(lr)
+    for p, g in zip(params, grads):
+        g *= lr
+        p -= g
+
+
+def im2col_3x3(xp: np.ndarray, cols: np.ndarray) -> None:
+    """Padded input xp (C, B, H+2, W+2) -> cols (C, 3, 3, B, H, W), by 9 strided copies.
+
+    With the channels-first-batch layout, cols reshaped to (C*9, B*H*W) makes a 3x3 convolution
+    one matmul W (Cout, C*9) @ cols, whose result (Cout, B*H*W) is again channels-first-batch."""
+    h, w = cols.shape[-2:]
+    for i in range(3):
+        for j in range(3):
+            cols[:, i, j] = xp[:, :, i:i + h, j:j + w]
+
+
+def col2im_3x3(dcols: np.ndarray, dxp: np.ndarray) -> np.ndarray:
+    """Adjoint of im2col_3x3: dcols (C, 3, 3, B, H, W) -> dx (C, B, H, W), by 9 strided adds
+    into the padded buffer dxp (C, B, H+2, W+2), whose interior is returned as a view."""
+    h, w = dcols.shape[-2:]
+    dxp.fill(0)
+    for i in range(3):
+        for j in range(3):
+            dxp[:, :, i:i + h, j:j + w] += dcols[:, i, j]
+    return dxp[:, :, 1:h + 1, 1:w + 1]
+
+
+def maxpool_2x2(a: np.ndarray) -> np.ndarray:
+    """Max over 2x2 windows, stride 2, of the last two axes (even sizes): 3 strided maximums."""
+    p = np.maximum(a[..., 0::2, 0::2], a[..., 0::2, 1::2])
+    np.maximum(p, a[..., 1::2, 0::2], out=p)
+    np.maximum(p, a[..., 1::2, 1::2], out=p)
+    return p
+
+
+def maxpool_2x2_backward(a: np.ndarray, p: np.ndarray, grad_output: np.ndarray,
+                         grad_input: np.ndarray) -> np.ndarray:
+    """Route grad_output to the window maxima: 4 strided masked products, no scatter.
+
+    A window with tied maxima passes the gradient to each of them; in these networks ties only
+    happen between ReLU zeros, whose gradient the ReLU backward then sets to 0, so the result
+    equals PyTorch's (which picks one of the tied elements)."""
+    for i in range(2):
+        for j in range(2):
+            np.multiply(grad_output, a[..., i::2, j::2] == p, out=grad_input[..., i::2, j::2])
+    return grad_input

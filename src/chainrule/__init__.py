@@ -1,0 +1,61 @@
+"""chainrule: backpropagation you can do, see and check.
+
+Reverse-mode automatic differentiation and neural networks on NumPy, with PyTorch's API::
+
+    import chainrule as cr
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    x.grad  # tensor([2., 4.])
+"""
+
+__version__ = "0.1.0"
+
+from .dtypes import (  # noqa: F401
+    bool, double, float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
+    int32, int64, long, set_default_dtype, short, uint8,
+)
+from .tensor import Tensor  # noqa: F401  (imports the ops)
+from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state  # noqa: F401
+from .creation import (  # noqa: F401
+    arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
+    randint, randn, randperm, tensor, zeros, zeros_like,
+)
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from . import autograd  # noqa: F401
+from .ops.elementwise import (  # noqa: F401
+    abs, add, clamp, clip, cos, div, exp, log, maximum, minimum, mul, neg, pow, sin, sqrt, sub,
+    where,
+)
+from .ops.activation import relu, sigmoid, softmax, log_softmax, tanh  # noqa: F401
+from .ops.reduce import (  # noqa: F401
+    amax, amin, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
+)
+from .ops.shape import (  # noqa: F401
+    broadcast_to, cat, chunk, concatenate, expand, flatten, permute, reshape, split, squeeze,
+    stack, transpose, unbind, unsqueeze,
+)
+from .ops.linalg import dot, matmul, mm  # noqa: F401
+from .threads import get_num_threads, set_num_threads  # noqa: F401
+
+
+def is_tensor(obj) -> "bool":
+    return isinstance(obj, Tensor)
+
+
+def numel(t) -> "int":
+    return t.numel()
+
+
+def _lazy(name):
+    import importlib
+    return importlib.import_module(f".{name}", __name__)
+
+
+def __getattr__(name):
+    # nn, optim, data, datasets, viz load on first use, so `import chainrule` stays light
+    if name in ("nn", "optim", "data", "datasets", "viz", "utils"):
+        return _lazy(name)
+    if name in ("save", "load"):
+        return getattr(_lazy("serialization"), name)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

@@ -1,0 +1,134 @@
+"""``Function``: one differentiable op, with forward and backward on NumPy arrays.
+
+An instance is both PyTorch's ``ctx`` and the graph node (``tensor.grad_fn``): it keeps the op's
+inputs (so the graph can be walked and drawn) and the arrays its backward needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .grad_mode import _State
+
+
+class _Freed:
+    """Stands in for ``ctx.saved`` once backward has released it."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def _fail(self, *_):
+        raise RuntimeError(
+            f"{self.name}: trying to backward through the graph a second time (or directly access "
+            "saved tensors after they have already been freed). Saved intermediate values of the "
+            "graph are freed when you call .backward() or autograd.grad(). Specify "
+            "retain_graph=True if you need to backward through the graph a second time or if you "
+            "need to access saved tensors after calling backward."
+        )
+
+    __iter__ = __getitem__ = __len__ = _fail
+
+
+class Function:
+    """Base class of every op; subclass it to write your own.
+
+    ``forward(ctx, *arrays, **options)`` returns one array; ``backward(ctx, grad_output)`` returns
+    one gradient per positional input (``None`` where none is needed), as NumPy arrays.
+    """
+
+    __slots__ = ("inputs", "saved", "needs_input_grad", "_retained", "_stack", "__dict__",
+                 "__weakref__")
+
+    def __init__(self):
+        self.saved = ()
+        self._retained = None
+        self._stack = None
+
+    # -- the contract --------------------------------------------------------------------------
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):
+        return self.saved
+
+    # -- the graph -------------------------------------------------------------------------------
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.__dict__.get("op", cls.__name__.lower())
+
+    def name(self) -> str:
+        """``MulBackward``: the node's name, as in ``grad_fn=<MulBackward>``."""
+        return type(self).__name__ + "Backward"
+
+    @property
+    def next_functions(self):
+        """The nodes that made this node's inputs (``None`` for leaves and constants)."""
+        return tuple(getattr(t, "grad_fn", None) for t in self.inputs)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    # -- running it ------------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward on the inputs' arrays; record a node if any input requires grad."""
+        ctx = cls()
+        values = []
+        requires_grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                values.append(a.data)
+                if a.requires_grad:
+                    requires_grad = True
+            else:
+                values.append(a)
+        record = requires_grad and _State.grad_enabled
+        ctx.needs_input_grad = (
+            tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if record else _NO_GRAD
+        )
+        try:
+            out = cls.forward(ctx, *values, **kwargs)
+        except ValueError as err:
+            raise _shape_error(cls, values, err) from None
+        if _State.anomaly:
+            _anomaly.check_forward(cls, out)
+        if not record:
+            ctx.saved = ()
+            return _make(out, None)
+        ctx.inputs = args
+        if _State.anomaly:
+            _anomaly.remember_stack(ctx)
+        return _make(out, ctx)
+
+
+class _AllFalse(tuple):
+    """``needs_input_grad`` when no graph is recorded: False for every index."""
+
+    def __getitem__(self, i):
+        return False
+
+
+_NO_GRAD = _AllFalse()
+
+
+def _shape_error(cls, values, err):
+    shapes = " with ".join(str(tuple(np.shape(v))) for v in values if isinstance(v, np.ndarray))
+    msg = str(err)
+    if "broadcast" in msg:
+        return RuntimeError(f"{cls.op_name()}: cannot broadcast {shapes}")
+    return RuntimeError(f"{cls.op_name()}: {msg} (input shapes {shapes})")
+
+
+from ..tensor import Tensor, _make  # noqa: E402  (tensor.py imports the ops, which import this)
+from . import anomaly as _anomaly  # noqa: E402

@@ -1,0 +1,82 @@
+"""Switching graph recording off and on: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
+
+from __future__ import annotations
+
+import functools
+
+
+class _State:
+    """Global switches read on every op (class attributes: one lookup, no call)."""
+
+    grad_enabled = True
+    anomaly = False
+
+
+def is_grad_enabled() -> bool:
+    return _State.grad_enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that sets graph recording to ``mode``."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+        self.prev = _State.grad_enabled
+        _State.grad_enabled = self.mode  # like PyTorch: also works as a plain call
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _State.grad_enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        mode = self.mode
+        _State.grad_enabled = self.prev  # used as a decorator: undo the call-time switch
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class _GradMode:
+    mode = True
+
+    def __enter__(self):
+        self.prev = _State.grad_enabled
+        _State.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _State.grad_enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            prev = _State.grad_enabled
+            _State.grad_enabled = mode
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _State.grad_enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Record no graph inside: ``with cr.no_grad(): ...`` or ``@cr.no_grad()``."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record the graph again inside a ``no_grad`` block."""
+
+    mode = True

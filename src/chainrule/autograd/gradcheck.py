@@ -1,0 +1,107 @@
+"""Checking analytic gradients against central finite differences, in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class GradcheckError(RuntimeError):
+    """An analytic gradient disagrees with the numeric one; the message says where."""
+
+
+def _inputs(inputs):
+    return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+
+
+def _outputs(out):
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def numerical_jacobian(func, inputs, eps: float = 1e-6):
+    """J[i][k] = d(outputs flattened) / d(input i element k), by central differences."""
+    from ..autograd.grad_mode import no_grad
+    jac = []
+    with no_grad():
+        for x in inputs:
+            if not getattr(x, "requires_grad", False):
+                jac.append(None)
+                continue
+            flat = x.data.reshape(-1)  # a view: perturb in place
+            cols = []
+            for k in range(flat.size):
+                orig = flat[k]
+                flat[k] = orig + eps
+                plus = np.concatenate([np.asarray(o.data, np.float64).ravel() for o in _outputs(func(*inputs))])
+                flat[k] = orig - eps
+                minus = np.concatenate([np.asarray(o.data, np.float64).ravel() for o in _outputs(func(*inputs))])
+                flat[k] = orig
+                cols.append((plus - minus) / (2 * eps))
+            jac.append(np.stack(cols, axis=1) if cols else np.zeros((0, 0)))
+    return jac
+
+
+def analytical_jacobian(func, inputs):
+    """J[i][:, k] from one backward pass per output element."""
+    from .functional import grad
+    outs = [o for o in _outputs(func(*inputs)) if o.requires_grad]
+    wanted = [x for x in inputs if getattr(x, "requires_grad", False)]
+    n_out = sum(o.data.size for o in _outputs(func(*inputs)))
+    jac = [np.zeros((n_out, x.data.size)) if getattr(x, "requires_grad", False) else None
+           for x in inputs]
+    row = 0
+    for o in _outputs(func(*inputs)):
+        for j in range(o.data.size):
+            if not o.requires_grad:
+                continue
+            seed = np.zeros(o.shape, o.dtype)
+            seed.reshape(-1)[j] = 1
+            gs = grad([o], wanted, [seed], retain_graph=True, allow_unused=True)
+            gi = iter(gs)
+            for i, x in enumerate(inputs):
+                if jac[i] is not None:
+                    g = next(gi)
+                    if g is not None:
+                        jac[i][row + j] = g.data.reshape(-1)
+        row += o.data.size
+    del outs
+    return jac
+
+
+def gradcheck(func, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, locate: bool = False, **_ignored) -> bool:
+    """Compare the gradients backward computes for ``func(*inputs)`` with central differences.
+
+    Inputs that require grad should be float64 (as PyTorch, a float32 check is too noisy to mean
+    much). Returns True, or raises ``GradcheckError`` naming the input, the element, the analytic
+    and the numeric value (False instead with ``raise_exception=False``). ``locate=True`` also
+    checks each op of the graph and names the first whose backward is wrong.
+    """
+    inputs = _inputs(inputs)
+    for i, x in enumerate(inputs):
+        if getattr(x, "requires_grad", False) and x.dtype != np.float64:
+            import warnings
+            warnings.warn(f"gradcheck: input {i} is {x.dtype}, not float64: the check will be "
+                          "imprecise", stacklevel=2)
+    numeric = numerical_jacobian(func, inputs, eps)
+    analytic = analytical_jacobian(func, inputs)
+    for i, (n, a) in enumerate(zip(numeric, analytic)):
+        if n is None:
+            continue
+        bad = ~np.isclose(a, n, rtol=rtol, atol=atol)
+        if bad.any():
+            out_j, k = map(int, np.argwhere(bad)[0])
+            where = np.unravel_index(k, inputs[i].shape)
+            msg = (f"gradcheck: Jacobian mismatch for output {out_j} with respect to input {i} "
+                   f"(shape {inputs[i].shape}), element {tuple(int(w) for w in where)}:\n"
+                   f"  analytic {a[out_j, k]!r}\n  numeric  {n[out_j, k]!r}\n"
+                   f"  ({int(bad.sum())} of {bad.size} entries differ beyond atol={atol}, rtol={rtol})")
+            if locate:
+                from .check import check_graph
+                outs = _outputs(func(*inputs))
+                report = check_graph(outs[0], eps=eps, atol=atol, rtol=rtol, raise_exception=False)
+                if report:
+                    msg += "\n" + str(report)
+            if raise_exception:
+                raise GradcheckError(msg)
+            return False
+    return True

@@ -1,0 +1,110 @@
+"""Datasets: indexable collections of samples, as in ``torch.utils.data``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.random import Generator, _rng
+
+
+class Dataset:
+    """A map-style dataset: ``len(ds)`` samples, ``ds[i]`` is sample ``i``.
+
+    A subclass may also offer ``_arrays()`` -> tuple of whole NumPy arrays (first axis = sample),
+    or None; ``DataLoader`` then batches with one ``array[idx]`` per batch instead of collating
+    samples one by one. It must agree with ``default_collate([ds[i] for i in idx])``.
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+
+def _as_array(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, cr.Tensor) else np.asarray(x)
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of tensors that share their first dimension: ``ds[i] = (x[i], y[i])``.
+
+    >>> ds = TensorDataset(cr.tensor(np.zeros((10, 3))), cr.tensor(np.arange(10)))
+    """
+
+    def __init__(self, *tensors: Any):
+        if not tensors:
+            raise ValueError("TensorDataset: needs at least one tensor")
+        shapes = [tuple(_as_array(t).shape) for t in tensors]
+        if any(len(s) == 0 for s in shapes) or len({s[0] for s in shapes}) != 1:
+            raise ValueError(
+                f"TensorDataset: tensors must share their first dimension (the sample count), "
+                f"got shapes {', '.join(map(str, shapes))}"
+            )
+        self.tensors = tensors
+
+    def __getitem__(self, index: int) -> tuple:
+        return tuple(cr.from_numpy(np.asarray(_as_array(t)[index])) for t in self.tensors)
+
+    def __len__(self) -> int:
+        return _as_array(self.tensors[0]).shape[0]
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return tuple(_as_array(t) for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _split_lengths(n: int, lengths: Sequence[int | float]) -> list[int]:
+    """Fractions summing to 1 become counts; the remainder goes one each to the first splits."""
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        if any(not 0 <= f <= 1 for f in lengths):
+            raise ValueError(f"random_split: fractions must lie in [0, 1], got {list(lengths)}")
+        counts = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        return counts
+    counts = [int(k) for k in lengths]
+    if any(k != l or k < 0 for k, l in zip(counts, lengths)):
+        raise ValueError(
+            f"random_split: lengths must be non-negative ints or fractions summing to 1, "
+            f"got {list(lengths)}"
+        )
+    if sum(counts) != n:
+        raise ValueError(
+            f"random_split: lengths {counts} sum to {sum(counts)}, "
+            f"but the dataset has {n} samples"
+        )
+    return counts
+
+
+def random_split(
+    dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None
+) -> list[Subset]:
+    """Split into disjoint random ``Subset``s of the given lengths (ints, or fractions summing to 1).
+
+    >>> train, val = random_split(ds, [0.9, 0.1], generator=cr.Generator().manual_seed(0))
+    """
+    counts = _split_lengths(len(dataset), lengths)
+    perm = _rng(generator).permutation(sum(counts)).tolist()
+    ends = np.cumsum(counts).tolist()
+    return [Subset(dataset, perm[end - k : end]) for k, end in zip(counts, ends)]

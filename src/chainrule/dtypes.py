@@ -1,0 +1,36 @@
+"""Data types: float32 by default, as in PyTorch; NumPy dtypes under PyTorch's names."""
+
+from __future__ import annotations
+
+import numpy as np
+
+float16 = half = np.dtype(np.float16)
+float32 = float = np.dtype(np.float32)
+float64 = double = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
+int16 = short = np.dtype(np.int16)
+int32 = int = np.dtype(np.int32)
+int64 = long = np.dtype(np.int64)
+bool = np.dtype(np.bool_)
+
+
+class _Default:
+    dtype = float32
+
+
+def set_default_dtype(d) -> None:
+    """Set the floating dtype that new float tensors get (float32 or float64)."""
+    d = np.dtype(d)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating-point types are supported as the default type, got {d}")
+    _Default.dtype = d
+
+
+def get_default_dtype() -> np.dtype:
+    return _Default.dtype
+
+
+def to_dtype(d) -> np.dtype | None:
+    """Accept cr.float32, np.float32, 'float32', torch-like names; None stays None."""
+    return None if d is None else np.dtype(d)

@@ -1,0 +1,358 @@
+"""Elementwise ops: arithmetic and math functions. Broadcasting is undone by the engine."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+
+
+class Add(Function):
+    """y = a + b;  dL/da = dL/dy,  dL/db = dL/dy"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output, grad_output
+
+
+class Sub(Function):
+    """y = a - b;  dL/da = dL/dy,  dL/db = -dL/dy  (one node instead of add + neg: half the cost)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output, (-grad_output if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b;  dL/da = dL/dy * b,  dL/db = dL/dy * a"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.saved = (a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved
+        need = ctx.needs_input_grad
+        return (grad_output * b if need[0] else None), (grad_output * a if need[1] else None)
+
+
+class Div(Function):
+    """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * y / b"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = a / b
+        ctx.saved = (b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        b, y = ctx.saved
+        need = ctx.needs_input_grad
+        ga = grad_output / b if need[0] else None
+        gb = -grad_output * y / b if need[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    """y = a ** b;  dL/da = dL/dy * b * a**(b-1),  dL/db = dL/dy * y * log(a)"""
+
+    op = "pow"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = a ** b
+        ctx.saved = (a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b, y = ctx.saved
+        need = ctx.needs_input_grad
+        ga = gb = None
+        if need[0]:
+            if isinstance(b, (int, float)) and b == 2:
+                ga = grad_output * (2 * a)
+            else:
+                ga = grad_output * (b * a ** (b - 1))
+        if need[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # 0 ** b has gradient 0 wrt b (PyTorch's convention), not nan
+                gb = grad_output * np.where(a == 0, 0.0, y * np.log(np.where(a == 0, 1, a)))
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x;  dL/dx = -dL/dy"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return -grad_output
+
+
+class Exp(Function):
+    """y = exp(x);  dL/dx = dL/dy * y"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.saved = (y,)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved
+        return grad_output * y
+
+
+class Log(Function):
+    """y = log(x);  dL/dx = dL/dy / x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.saved = (x,)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan
+            return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_output / x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dL/dx = dL/dy / (2 y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(x)
+        ctx.saved = (y,)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved
+        with np.errstate(divide="ignore"):
+            return grad_output / (2 * y)
+
+
+class Abs(Function):
+    """y = |x|;  dL/dx = dL/dy * sign(x)   (0 at x = 0, as PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.saved = (x,)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved
+        return grad_output * np.sign(x)
+
+
+class Sin(Function):
+    """y = sin(x);  dL/dx = dL/dy * cos(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.saved = (x,)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved
+        return grad_output * np.cos(x)
+
+
+class Cos(Function):
+    """y = cos(x);  dL/dx = -dL/dy * sin(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.saved = (x,)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved
+        return -grad_output * np.sin(x)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dL/dx = dL/dy where lo <= x <= hi, else 0 (PyTorch's rule)"""
+
+    @staticmethod
+    def forward(ctx, x, lo=None, hi=None):
+        if lo is None and hi is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        ctx.saved = (x, lo, hi)
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, lo, hi = ctx.saved
+        keep = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            keep &= x >= lo
+        if hi is not None:
+            keep &= x <= hi
+        return grad_output * keep, None, None
+
+
+class Maximum(Function):
+    """y = max(a, b);  the gradient goes to the larger input, split in half on ties (PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.saved = (a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved
+        share = (a > b) + 0.5 * (a == b)
+        return grad_output * share.astype(grad_output.dtype), grad_output * (1 - share).astype(grad_output.dtype)
+
+
+class Minimum(Function):
+    """y = min(a, b);  the gradient goes to the smaller input, split in half on ties (PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.saved = (a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved
+        share = (a < b) + 0.5 * (a == b)
+        return grad_output * share.astype(grad_output.dtype), grad_output * (1 - share).astype(grad_output.dtype)
+
+
+class Where(Function):
+    """y = cond ? a : b;  dL/da = dL/dy where cond, dL/db = dL/dy elsewhere"""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        cond = np.asarray(cond, dtype=bool)
+        ctx.saved = (cond,)
+        out = np.where(cond, a, b)
+        dt = np.result_type(a, b)
+        return out if out.dtype == dt else out.astype(dt)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (cond,) = ctx.saved
+        zero = np.zeros((), grad_output.dtype)
+        need = ctx.needs_input_grad
+        return (None, np.where(cond, grad_output, zero) if need[1] else None,
+                np.where(cond, zero, grad_output) if need[2] else None)
+
+
+# -- snake_case functions ---------------------------------------------------------------------
+
+def add(a, b, alpha=1):
+    return a + (b if alpha == 1 else b * alpha)
+
+
+def sub(a, b, alpha=1):
+    return a - (b if alpha == 1 else b * alpha)
+
+
+def mul(a, b):
+    return a * b
+
+
+def div(a, b):
+    return a / b
+
+
+def pow(a, b):
+    return a ** b
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    return Log.apply(x)
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def abs(x):
+    return Abs.apply(x)
+
+
+def sin(x):
+    return Sin.apply(x)
+
+
+def cos(x):
+    return Cos.apply(x)
+
+
+def clamp(x, min=None, max=None):
+    return Clamp.apply(x, _scalar(min), _scalar(max))
+
+
+clip = clamp
+
+
+def maximum(a, b):
+    return Maximum.apply(*_tensors(a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*_tensors(a, b))
+
+
+def where(condition, x, y):
+    """``x`` where ``condition`` else ``y``, differentiable in ``x`` and ``y``."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    return Where.apply(cond, _operand(x), _operand(y))
+
+
+def _scalar(v):
+    return v.data if isinstance(v, Tensor) else v
+
+
+def _tensors(a, b):
+    return _operand(a), _operand(b)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function on arrays (SciPy's where installed, else math.erf element by element)."""
+    try:
+        from scipy.special import erf as _erf
+    except ImportError:  # pragma: no cover - scipy is optional
+        _erf = np.frompyfunc(math.erf, 1, 1)
+    return np.asarray(_erf(x), dtype=x.dtype)
+
+
+from ..tensor import Tensor, _operand  # noqa: E402

@@ -1,0 +1,69 @@
+"""Matrix multiplication: 1-D, 2-D and batched, as ``numpy.matmul``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+
+
+class MatMul(Function):
+    """Y = A @ B;  dL/dA = dL/dY @ Bᵀ,  dL/dB = Aᵀ @ dL/dY  (batch axes summed by the engine)"""
+
+    op = "matmul"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise RuntimeError("matmul: both arguments to matmul need to be at least 1D, but they "
+                               f"are {a.ndim}D and {b.ndim}D")
+        if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
+            raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} do not align")
+        ctx.saved = (a, b)
+        try:
+            return a @ b
+        except ValueError:
+            raise RuntimeError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot be "
+                               "broadcast") from None
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved
+        need = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:
+            return (grad_output @ b.T if need[0] else None), (a.T @ grad_output if need[1] else None)
+        if a.ndim == 1 and b.ndim == 1:
+            return grad_output * b, grad_output * a
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad_output
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        ga = gb = None
+        if need[0]:
+            ga = g @ np.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if need[1]:
+            gb = np.swapaxes(a2, -1, -2) @ g
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
+
+def matmul(a, b):
+    return a @ b
+
+
+def mm(a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expects 2D tensors, got {a.ndim}D and {b.ndim}D")
+    return a @ b
+
+
+def dot(a, b):
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"dot: expects 1D tensors, got {a.ndim}D and {b.ndim}D")
+    return a @ b

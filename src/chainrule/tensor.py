@@ -1,0 +1,426 @@
+"""``Tensor``: an array, and the node of the graph that made it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dtypes import _Default
+
+
+class Tensor:
+    """A NumPy array that remembers how it was computed (``grad_fn``) so gradients can flow back.
+
+    ``data`` is the array itself (a ``numpy.ndarray``; PyTorch's ``.data`` is a Tensor), ``grad``
+    the accumulated gradient (a Tensor), ``requires_grad`` whether gradients are wanted.
+    """
+
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data=None, dtype=None, requires_grad: bool = False):
+        # cr.Tensor(...) follows torch.Tensor(...): always a float tensor of the default dtype
+        arr = np.array([] if data is None else _raw(data), dtype=dtype or _Default.dtype)
+        self.data = arr
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- autograd ---------------------------------------------------------------------------------
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_: you can only change requires_grad flags of leaf "
+                               "variables (use .detach() for a tensor outside the graph)")
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"requires_grad_: only Tensors of floating point dtype can require "
+                               f"gradients, got {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            import weakref
+            self.grad_fn._retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self.grad_fn._retained is not None
+
+    def detach(self) -> "Tensor":
+        """The same array, outside the graph."""
+        return _make(self.data, None)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, by the chain rule."""
+        from .autograd.functional import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    # -- array access --------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def numpy(self) -> np.ndarray:
+        """The array itself (shares memory)."""
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"item: a Tensor with {self.data.size} elements cannot be converted "
+                               "to a Python scalar")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} values is ambiguous")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        return self.data.__index__()
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return _format(self)
+
+    # -- dtype -----------------------------------------------------------------------------------
+    def to(self, dtype=None, *args, **kwargs) -> "Tensor":
+        """``to(dtype)``, differentiable; devices other than "cpu" are not supported."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            dtype = kwargs.get("dtype")
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self
+        return Cast.apply(self, dtype=np.dtype(dtype))
+
+    def type(self, dtype=None):
+        return str(self.data.dtype) if dtype is None else self.to(dtype)
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def half(self):
+        return self.to(np.float16)
+
+    def long(self):
+        return self.to(np.int64)
+
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    def cpu(self):
+        return self
+
+    def clone(self) -> "Tensor":
+        return Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        return self
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    # -- arithmetic: each operator is one op of ops/elementwise.py -----------------------------
+    def __add__(self, other):
+        return Add.apply(self, _operand(other))
+
+    def __radd__(self, other):
+        return Add.apply(_operand(other), self)
+
+    def __sub__(self, other):
+        return Sub.apply(self, _operand(other))
+
+    def __rsub__(self, other):
+        return Sub.apply(_operand(other), self)
+
+    def __mul__(self, other):
+        return Mul.apply(self, _operand(other))
+
+    def __rmul__(self, other):
+        return Mul.apply(_operand(other), self)
+
+    def __truediv__(self, other):
+        return Div.apply(self, _operand(other))
+
+    def __rtruediv__(self, other):
+        return Div.apply(_operand(other), self)
+
+    def __pow__(self, other):
+        return Pow.apply(self, _operand(other))
+
+    def __rpow__(self, other):
+        return Pow.apply(_operand(other), self)
+
+    def __matmul__(self, other):
+        return MatMul.apply(self, _as_tensor(other))
+
+    def __rmatmul__(self, other):
+        return MatMul.apply(_as_tensor(other), self)
+
+    def __neg__(self):
+        return Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return Abs.apply(self)
+
+    def __floordiv__(self, other):
+        return _make(self.data // _raw(other), None)
+
+    def __mod__(self, other):
+        return _make(self.data % _raw(other), None)
+
+    def __invert__(self):
+        return _make(~self.data, None)
+
+    def __and__(self, other):
+        return _make(self.data & _raw(other), None)
+
+    def __or__(self, other):
+        return _make(self.data | _raw(other), None)
+
+    def __xor__(self, other):
+        return _make(self.data ^ _raw(other), None)
+
+    # comparisons give bool tensors outside the graph
+    def __lt__(self, other):
+        return _compare(np.less, "lt", self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, "le", self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, "gt", self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, "ge", self, other)
+
+    def __eq__(self, other):
+        return _compare(np.equal, "eq", self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, "ne", self, other)
+
+    lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
+
+    def equal(self, other) -> bool:
+        return self.shape == other.shape and bool(np.array_equal(self.data, _raw(other)))
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8) -> bool:
+        return bool(np.allclose(self.data, _raw(other), rtol=rtol, atol=atol))
+
+    # -- in-place: only where no graph needs the old value -------------------------------------
+    def _check_inplace(self, op: str) -> None:
+        if self.requires_grad and _State.grad_enabled:
+            if self.grad_fn is None:
+                raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            raise RuntimeError(f"{op}: in-place operations on a tensor that is part of a graph are "
+                               "not supported in chainrule (use the out-of-place op)")
+
+    def add_(self, other, alpha=1):
+        self._check_inplace("add_")
+        other = _raw(other)
+        self.data += other if alpha == 1 else alpha * other
+        return self
+
+    def sub_(self, other, alpha=1):
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other):
+        self._check_inplace("mul_")
+        self.data *= _raw(other)
+        return self
+
+    def div_(self, other):
+        self._check_inplace("div_")
+        self.data /= _raw(other)
+        return self
+
+    def zero_(self):
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        self.data[...] = _raw(value)
+        return self
+
+    def copy_(self, src):
+        self._check_inplace("copy_")
+        src = _raw(src)
+        try:
+            np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
+        except ValueError:
+            raise RuntimeError(f"copy_: cannot copy a tensor of shape {np.shape(src)} into one of "
+                               f"shape {self.data.shape}") from None
+        return self
+
+    def clamp_(self, min=None, max=None):
+        self._check_inplace("clamp_")
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from .random import _rng
+        self._check_inplace("uniform_")
+        self.data[...] = _rng(generator).uniform(a, b, self.data.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from .random import _rng
+        self._check_inplace("normal_")
+        self.data[...] = _rng(generator).normal(mean, std, self.data.shape)
+        return self
+
+    def __setitem__(self, index, value):
+        self._check_inplace("__setitem__")
+        self.data[_index(index)] = _raw(value)
+
+    def __getitem__(self, index):
+        return GetItem.apply(self, index=_index(index))
+
+
+def _make(data, grad_fn) -> Tensor:
+    """Wrap an op's output array without copying (internal fast path)."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t.grad_fn = grad_fn
+    t.requires_grad = grad_fn is not None
+    return t
+
+
+def _raw(x):
+    """The array or number inside ``x``."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _operand(x):
+    """Leave Tensors and Python numbers as they are (a Python float keeps a float32 tensor float32,
+    as in PyTorch); NumPy scalars become Python numbers for the same reason."""
+    if isinstance(x, (Tensor, int, float)):
+        return x
+    if isinstance(x, np.generic):
+        return x.item()
+    return _as_tensor(x)
+
+
+def _as_tensor(x) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    from .creation import tensor
+    return tensor(x)
+
+
+def _index(index):
+    """Tensors inside an index become arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _compare(ufunc, name, a, b):
+    try:
+        return _make(ufunc(a.data, _raw(b)), None)
+    except ValueError:
+        raise RuntimeError(f"{name}: cannot broadcast {a.data.shape} with {np.shape(_raw(b))}") from None
+
+
+def _format(t: Tensor) -> str:
+    d = t.data
+    opts = {"separator": ", ", "prefix": "tensor("}
+    if d.dtype.kind == "f":
+        finite = d[np.isfinite(d)]
+        if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+            opts["formatter"] = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
+        else:
+            opts.update(precision=4, floatmode="fixed", suppress_small=True)
+    body = np.array2string(d, threshold=1000, edgeitems=3, max_line_width=80, **opts)
+    extras = []
+    if d.dtype not in (_Default.dtype, np.dtype(np.int64), np.dtype(np.bool_)):
+        extras.append(f"dtype=chainrule.{d.dtype}")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+from .autograd.grad_mode import _State  # noqa: E402
+from .ops.elementwise import Abs, Add, Div, Mul, Neg, Pow, Sub  # noqa: E402
+from .ops.linalg import MatMul  # noqa: E402
+from .ops.shape import Cast, Clone, GetItem  # noqa: E402
+from . import _methods  # noqa: E402,F401  (the remaining Tensor methods, which call the ops)
