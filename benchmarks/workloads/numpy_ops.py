@@ -70,10 +70,12 @@ def maxpool_2x2_backward(a: np.ndarray, p: np.ndarray, grad_output: np.ndarray,
                          grad_input: np.ndarray) -> np.ndarray:
     """Route grad_output to the window maxima: 4 strided masked products, no scatter.
 
-    A window with tied maxima passes the gradient to each of them; in these networks ties only
-    happen between ReLU zeros, whose gradient the ReLU backward then sets to 0, so the result
-    equals PyTorch's (which picks one of the tied elements)."""
-    for i in range(2):
-        for j in range(2):
-            np.multiply(grad_output, a[..., i::2, j::2] == p, out=grad_input[..., i::2, j::2])
+    Ties go to the first maximum in the window's row-major order, as in PyTorch; they are common
+    here (a window of a ReLU's zeros, or of a conv output that is just its bias)."""
+    rest = grad_output.copy()           # gradient of each window not yet routed
+    for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        is_max = a[..., i::2, j::2] == p
+        np.multiply(rest, is_max, out=grad_input[..., i::2, j::2])
+        if k < 3:
+            np.copyto(rest, 0, where=is_max)
     return grad_input

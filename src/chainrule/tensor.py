@@ -351,12 +351,15 @@ def _make(data, grad_fn) -> Tensor:
     """Wrap an op's output array without copying (internal fast path)."""
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data = data
     t.grad = None
     t.grad_fn = grad_fn
     t.requires_grad = grad_fn is not None
     return t
+
+
+_new = object.__new__
 
 
 def _raw(x):

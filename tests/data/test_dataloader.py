@@ -113,7 +113,7 @@ def test_random_split_bad_lengths():
         random_split(Samples(10), [0.5, 0.2])
 
 
-# DataLoader: order, lengths, shuffling -------------------------------------------------------------
+# DataLoader: order, lengths, shuffling ----------------------------------------------------------
 
 
 def test_batches_in_order():
@@ -218,7 +218,7 @@ def test_fast_path_through_subset():
 def test_subclass_overriding_getitem_is_respected():
     class Doubled(TensorDataset):
         def __getitem__(self, i):
-            return tuple(cr.from_numpy(t.data[i] * 2) for t in self.tensors)
+            return tuple(cr.from_numpy(np.asarray(t.data[i] * 2)) for t in self.tensors)
 
     ds = Doubled(cr.from_numpy(np.arange(4)))
     (batch,) = next(iter(DataLoader(ds, batch_size=4)))

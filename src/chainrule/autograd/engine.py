@@ -33,8 +33,7 @@ def _order(roots):
     while stack:
         node = stack.pop()
         for t in node.inputs:
-            fn = getattr(t, "grad_fn", None)
-            if fn is not None:
+            if isinstance(t, Tensor) and (fn := t.grad_fn) is not None:
                 consumers[fn] = consumers.get(fn, 0) + 1
                 if fn not in seen:
                     seen.add(fn)
@@ -65,38 +64,43 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
     anomaly = _State.anomaly
     while ready:
         node = ready.pop()
+        inputs = node.inputs
         grad_output = pending.pop(node, None)
         if capture is not None and node in capture:
             capture[node] = grad_output
-        if grad_output is not None and node._retained is not None:
-            t = node._retained()
-            if t is not None:
-                _deliver(t, grad_output, True, capture)
         if grad_output is None:  # nothing flowed here: only release the children
-            in_grads = (None,) * len(node.inputs)
+            in_grads = (None,) * len(inputs)
         else:
-            in_grads = node.backward(node, grad_output)
+            if capture is None and node._retained is not None and (t := node._retained()) is not None:
+                _deliver(t, grad_output, True, None)
+            try:
+                in_grads = node.backward(node, grad_output)
+            except SavedFreedError as err:
+                raise SavedFreedError(f"{node.name()}: {err}") from None
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if len(in_grads) != len(node.inputs):
+            if len(in_grads) != len(inputs):
                 raise RuntimeError(
                     f"{node.name()}: backward returned {len(in_grads)} gradients but the op has "
-                    f"{len(node.inputs)} inputs")
+                    f"{len(inputs)} inputs")
             if anomaly:
                 from .anomaly import check_backward
                 check_backward(node, in_grads)
         if not retain_graph:
-            node.saved = _freed(node)
+            node.saved = FREED
         previous = None
-        for t, g in zip(node.inputs, in_grads):
-            fn = getattr(t, "grad_fn", None)
-            if g is not None and getattr(t, "requires_grad", False):
+        for t, g in zip(inputs, in_grads):
+            if not isinstance(t, Tensor):
+                continue
+            fn = t.grad_fn
+            if g is not None and t.requires_grad:
+                data = t.data
                 if type(g) is not np.ndarray:
-                    g = np.asarray(g, dtype=t.data.dtype)
-                if g.shape != t.data.shape:
-                    g = unbroadcast(g, t.data.shape, node.name())
-                if g.dtype != t.data.dtype:
-                    g = g.astype(t.data.dtype)
+                    g = np.asarray(g, dtype=data.dtype)
+                if g.shape != data.shape:
+                    g = unbroadcast(g, data.shape, node.name())
+                if g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
                 if fn is None:
                     shared = g is grad_output or g is previous or g.base is not None
                     _deliver(t, g, shared, capture)
@@ -113,7 +117,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
 def _deliver(t, g, shared, capture):
     """Add ``g`` to a leaf's (or retained tensor's) ``.grad``, or hand it to ``capture``."""
     if capture is not None:
-        key = id(t)
+        key = id(t) if t.grad_fn is None else t.grad_fn
         if key in capture:
             capture[key] = g if capture[key] is None else capture[key] + g
         return
@@ -123,9 +127,5 @@ def _deliver(t, g, shared, capture):
         t.grad.data += g
 
 
-def _freed(node):
-    return _Freed(node.name())
-
-
-from .function import _Freed  # noqa: E402
-from ..tensor import _make  # noqa: E402
+from .function import FREED, SavedFreedError  # noqa: E402
+from ..tensor import Tensor, _make  # noqa: E402

@@ -11,24 +11,27 @@ import numpy as np
 from .grad_mode import _State
 
 
+class SavedFreedError(RuntimeError):
+    """Raised when backward needs saved arrays that an earlier backward released."""
+
+
 class _Freed:
-    """Stands in for ``ctx.saved`` once backward has released it."""
+    """Stands in for ``ctx.saved`` once backward has released it (one shared instance)."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
+    __slots__ = ()
 
     def _fail(self, *_):
-        raise RuntimeError(
-            f"{self.name}: trying to backward through the graph a second time (or directly access "
-            "saved tensors after they have already been freed). Saved intermediate values of the "
-            "graph are freed when you call .backward() or autograd.grad(). Specify "
-            "retain_graph=True if you need to backward through the graph a second time or if you "
-            "need to access saved tensors after calling backward."
-        )
+        raise SavedFreedError(
+            "Trying to backward through the graph a second time (or directly access saved "
+            "tensors after they have already been freed). Saved intermediate values of the graph "
+            "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+            "you need to backward through the graph a second time or if you need to access saved "
+            "tensors after calling backward.")
 
     __iter__ = __getitem__ = __len__ = _fail
+
+
+FREED = _Freed()
 
 
 class Function:
@@ -38,13 +41,9 @@ class Function:
     one gradient per positional input (``None`` where none is needed), as NumPy arrays.
     """
 
-    __slots__ = ("inputs", "saved", "needs_input_grad", "_retained", "_stack", "__dict__",
-                 "__weakref__")
-
-    def __init__(self):
-        self.saved = ()
-        self._retained = None
-        self._stack = None
+    __slots__ = ("inputs", "saved", "__dict__", "__weakref__")
+    _retained = None  # weakref to the output tensor, when it called retain_grad()
+    _stack = None  # where the user's code created the node (anomaly mode)
 
     # -- the contract --------------------------------------------------------------------------
     @staticmethod
@@ -61,6 +60,13 @@ class Function:
     @property
     def saved_tensors(self):
         return self.saved
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """One bool per positional input: does it need a gradient? (all False without a graph)"""
+        if not self.inputs:
+            return _NO_GRAD
+        return tuple([isinstance(a, Tensor) and a.requires_grad for a in self.inputs])
 
     # -- the graph -------------------------------------------------------------------------------
     @classmethod
@@ -83,33 +89,34 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the inputs' arrays; record a node if any input requires grad."""
-        ctx = cls()
+        ctx = _new(cls)
         values = []
-        requires_grad = False
+        record = False
         for a in args:
             if isinstance(a, Tensor):
                 values.append(a.data)
                 if a.requires_grad:
-                    requires_grad = True
+                    record = True
             else:
                 values.append(a)
-        record = requires_grad and _State.grad_enabled
-        ctx.needs_input_grad = (
-            tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if record else _NO_GRAD
-        )
+        if record and _State.grad_enabled:
+            ctx.inputs = args
+        else:
+            ctx.inputs = ()
+            record = False
+        ctx.saved = ()
         try:
             out = cls.forward(ctx, *values, **kwargs)
         except ValueError as err:
             raise _shape_error(cls, values, err) from None
         if _State.anomaly:
             _anomaly.check_forward(cls, out)
-        if not record:
-            ctx.saved = ()
-            return _make(out, None)
-        ctx.inputs = args
-        if _State.anomaly:
-            _anomaly.remember_stack(ctx)
-        return _make(out, ctx)
+            if record:
+                _anomaly.remember_stack(ctx)
+        return _make(out, ctx if record else None)
+
+
+_new = object.__new__
 
 
 class _AllFalse(tuple):

@@ -100,7 +100,8 @@ def _split_lengths(n: int, lengths: Sequence[int | float]) -> list[int]:
 def random_split(
     dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None
 ) -> list[Subset]:
-    """Split into disjoint random ``Subset``s of the given lengths (ints, or fractions summing to 1).
+    """Split into disjoint random ``Subset``s of the given lengths: ints, or fractions summing
+    to 1 (the remainder goes one each to the first splits, as in PyTorch).
 
     >>> train, val = random_split(ds, [0.9, 0.1], generator=cr.Generator().manual_seed(0))
     """

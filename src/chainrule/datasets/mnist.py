@@ -68,7 +68,9 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
 
 def _to_float(images: np.ndarray) -> np.ndarray:
     """uint8 pixels -> float32 in [0, 1]; one function so that both batching paths agree."""
-    return images.astype(np.float32) / np.float32(255)
+    out = images.astype(np.float32)
+    out /= np.float32(255)
+    return out
 
 
 def _existing(path: Path) -> Path | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import builtins
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -14,7 +16,7 @@ def _axes(dim, ndim, op):
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    n = max(ndim, 1)
+    n = builtins.max(ndim, 1)
     out = []
     for d in dims:
         if not -n <= d < n:
@@ -123,7 +125,7 @@ class Var(Function):
         for a in axes:
             n *= x.shape[a]
         centered = x - x.mean(axis=axes, keepdims=True)
-        denom = max(n - correction, 0)
+        denom = builtins.max(n - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             y = (centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(denom)
         ctx.saved = (centered, denom, axes, keepdim)

@@ -84,7 +84,7 @@ class GetItem(Function):
             np.add.at(g, index, grad_output)
         else:
             g[index] = grad_output
-        return g, None
+        return g
 
 
 class Cat(Function):

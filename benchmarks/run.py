@@ -1,0 +1,342 @@
+"""chainrule against PyTorch and hand-written NumPy on the workloads of issue 5.
+
+    python benchmarks/run.py                       # everything; writes BENCHMARKS.md
+    python benchmarks/run.py --quick               # smoke test (~2 min), prints only
+    python benchmarks/run.py --workloads W1,W3 --threads 1 --repeats 5
+    python benchmarks/run.py --check               # hand-written gradients vs PyTorch
+
+Each (workload, library, thread count) runs in a fresh process (``worker.py``) with
+OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = n set before NumPy loads, and
+torch.set_num_threads(n) / chainrule.set_num_threads(n); one library per process, so the peak
+resident set is that library's.  When OPENBLAS_CORETYPE is set, NumPy and chainrule run both
+with the environment as it is and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import harness
+from workloads import WORKLOADS
+
+HERE = Path(__file__).resolve().parent
+LIBS = ("torch", "numpy", "chainrule")
+LIB_TITLES = {"torch": "PyTorch", "numpy": "hand-written NumPy", "chainrule": "chainrule"}
+
+
+# ---- running the workers -----------------------------------------------------------------------
+
+def env_variants(threads: int) -> list[tuple[str, dict]]:
+    """(label, environment) pairs to run NumPy and chainrule under."""
+    env = dict(os.environ)
+    for var in harness.THREAD_VARS:
+        env[var] = str(threads)
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    if not coretype:
+        return [("default", env)]
+    l2 = os.environ.get("OPENBLAS_L2_SIZE")
+    label = f"OPENBLAS_CORETYPE={coretype}" + (f", OPENBLAS_L2_SIZE={l2}" if l2 else "")
+    unset = {k: v for k, v in env.items() if k not in harness.CORETYPE_VARS}
+    return [(label, env), ("CORETYPE/L2_SIZE unset", unset)]
+
+
+def run_worker(workload: str, lib: str, threads: int, repeats: int, quick: bool, env: dict,
+               timeout: float) -> dict:
+    cmd = [sys.executable, str(HERE / "worker.py"), workload, lib,
+           "--threads", str(threads), "--repeats", str(repeats)] + (["--quick"] if quick else [])
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    for line in reversed(p.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    if lib != "chainrule":
+        sys.stderr.write(p.stderr)
+    tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"worker exited with status {p.returncode}: {tail}"}
+
+
+def describe(r: dict) -> str:
+    if "error" in r:
+        return r["error"]
+    t = r["times"]
+    extra = (f"loss {r['loss']:.6g}" if "loss" in r else f"|logits| {r['logits_abs_sum']:.6g}")
+    return (f"{statistics.median(t):8.3f} s  [{min(t):.3f} - {max(t):.3f}]  {extra}  "
+            f"peak RSS {r['peak_process_mb']:.0f} MiB")
+
+
+# ---- tables ------------------------------------------------------------------------------------
+
+def _med(r: dict | None) -> float | None:
+    return statistics.median(r["times"]) if r and "times" in r else None
+
+
+def _time_cell(r: dict | None) -> str:
+    if r is None:
+        return "—"
+    if "times" not in r:
+        return "n/a"
+    t = r["times"]
+    return f"{statistics.median(t):.3f} ({min(t):.3f}–{max(t):.3f})"
+
+
+def _goal(value: float | None, goal: float | None, at_least: bool) -> str:
+    if value is None:
+        return "n/a"
+    if goal is None:
+        return f"{value:.2f}"
+    met = value >= goal if at_least else value <= goal
+    return f"{value:.2f} {'✓' if met else '✗'} ({'≥' if at_least else '≤'} {goal:g})"
+
+
+def _close(a: float, b: float, rel: float, floor: float = 1e-6) -> bool:
+    return abs(a - b) <= rel * max(abs(b), floor / rel)
+
+
+def agreement(w, r: dict, ref: dict | None) -> str:
+    """Does result r agree with PyTorch's (ref)?  Catches a wrong backward or a wrong model."""
+    if ref is None or "times" not in ref or "times" not in r:
+        return ""
+    if w.mode == "train":
+        ok = _close(r["loss"], ref["loss"], 1e-3) and _close(r["param_abs_sum"],
+                                                             ref["param_abs_sum"], 1e-4)
+    else:
+        moved = sum(abs(a - b) for a, b in zip(r["class_counts"], ref["class_counts"]))
+        ok = _close(r["logits_abs_sum"], ref["logits_abs_sum"], 1e-4) and moved <= 1e-3 * sum(ref["class_counts"])
+    return "agrees" if ok else "MISMATCH"
+
+
+def tables(results: dict, order: list[tuple], quick: bool) -> list[str]:
+    """Markdown tables: time, peak memory, agreement with PyTorch."""
+    out = ["## Time (seconds: median (min–max) of the repeats)", "",
+           "| Workload | Threads | BLAS env | PyTorch | hand-written NumPy | chainrule "
+           "| PyTorch / chainrule | chainrule / NumPy | PyTorch / NumPy |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for name, threads, variant in order:
+        w = WORKLOADS[name]
+        rt = results.get((name, threads, order_variant0(order, name, threads), "torch"))
+        rn = results.get((name, threads, variant, "numpy"))
+        rc = results.get((name, threads, variant, "chainrule"))
+        t, n, c = _med(rt), _med(rn), _med(rc)
+        out.append(
+            f"| {name} | {threads} | {variant} | {_time_cell(rt)} | {_time_cell(rn)} "
+            f"| {_time_cell(rc)} "
+            f"| {_goal(t / c if t and c else None, w.goal_torch, True)} "
+            f"| {_goal(c / n if c and n else None, w.goal_numpy, False)} "
+            f"| {_goal(t / n if t and n else None, None, True)} |")
+
+    out += ["", "## Peak resident set (MiB)", "",
+            "Whole process (`ru_maxrss`: interpreter, library, data and workload), and in brackets "
+            "the rise during warm-up and timed runs above the resident set after setup "
+            "(kernel high-water mark reset with `/proc/self/clear_refs`).", "",
+            "| Workload | Threads | BLAS env | PyTorch | hand-written NumPy | chainrule "
+            "| chainrule ≤ PyTorch |", "|---|---|---|---|---|---|---|"]
+
+    def mem(r):
+        if r is None:
+            return "—"
+        if "times" not in r:
+            return "n/a"
+        rise = ("" if r.get("peak_workload_mb") is None
+                else f" (+{r['peak_workload_mb'] - r['rss_setup_mb']:.0f})")
+        return f"{r['peak_process_mb']:.0f}{rise}"
+
+    for name, threads, variant in order:
+        w = WORKLOADS[name]
+        rt = results.get((name, threads, order_variant0(order, name, threads), "torch"))
+        rn = results.get((name, threads, variant, "numpy"))
+        rc = results.get((name, threads, variant, "chainrule"))
+        if rt and rc and "times" in rt and "times" in rc:
+            ok = rc["peak_process_mb"] <= rt["peak_process_mb"]
+            verdict = ("✓" if ok else "✗") + ("" if w.memory_goal else " (no goal)")
+        else:
+            verdict = "n/a"
+        out.append(f"| {name} | {threads} | {variant} | {mem(rt)} | {mem(rn)} | {mem(rc)} "
+                   f"| {verdict} |")
+
+    out += ["", "## Agreement with PyTorch (same data, same initial weights)", "",
+            "Training: final loss of the last timed repeat (every repeat starts from the initial "
+            "weights); inference: sum of |logits| and the predicted-class counts.", "",
+            "| Workload | Threads | BLAS env | PyTorch | hand-written NumPy | chainrule |",
+            "|---|---|---|---|---|---|"]
+    for name, threads, variant in order:
+        w = WORKLOADS[name]
+        ref = results.get((name, threads, order_variant0(order, name, threads), "torch"))
+        cells = []
+        for lib in LIBS:
+            r = ref if lib == "torch" else results.get((name, threads, variant, lib))
+            if r is None:
+                cells.append("—")
+            elif "times" not in r:
+                cells.append("n/a")
+            else:
+                v = r["loss"] if w.mode == "train" else r["logits_abs_sum"]
+                mark = "" if lib == "torch" else " " + agreement(w, r, ref)
+                cells.append(f"{v:.6g}{mark}")
+        out.append(f"| {name} | {threads} | {variant} | " + " | ".join(cells) + " |")
+
+    errors = sorted({r["error"] for r in results.values() if "error" in r})
+    if errors:
+        out += ["", "Not measured:", ""] + [f"- {e}" for e in errors]
+    return out
+
+
+def order_variant0(order: list[tuple], name: str, threads: int) -> str:
+    """The first (environment-as-set) variant label, under which PyTorch ran."""
+    return next(v for n, t, v in order if n == name and t == threads)
+
+
+def machine(results: dict, args, load_before, load_after) -> list[str]:
+    def version(pkg):
+        try:
+            return importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    try:
+        commit = subprocess.run(["git", "-C", str(harness.REPO), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip() or "no commit"
+    except OSError:
+        commit = "unknown"
+    blas_rows = {}
+    for (name, threads, variant, lib), r in results.items():
+        for b in r.get("blas", []):
+            key = (lib, threads, variant, b.get("internal_api"), b.get("architecture"),
+                   b.get("num_threads"), b.get("version"), b.get("filepath"))
+            blas_rows[key] = None
+    out = [
+        "## Machine", "",
+        f"- CPU: {harness.cpu_model()}, {os.cpu_count()} logical cores "
+        f"({len(os.sched_getaffinity(0))} usable)",
+        f"- OS: {platform.platform()}",
+        f"- Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"PyTorch {version('torch')}, chainrule {harness.chainrule_version()} "
+        f"(working tree at {commit}), threadpoolctl {version('threadpoolctl')}",
+        f"- Load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} "
+        "(other processes share the machine)",
+        f"- OPENBLAS_CORETYPE in the environment: {os.environ.get('OPENBLAS_CORETYPE', 'not set')}; "
+        f"OPENBLAS_L2_SIZE: {os.environ.get('OPENBLAS_L2_SIZE', 'not set')}",
+        "- Threads: each configuration in a fresh process with OMP_NUM_THREADS = "
+        "OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = n, and `torch.set_num_threads(n)` / "
+        "`chainrule.set_num_threads(n)`",
+        f"- Repeats: {args.repeats} timed runs after a warm-up, each from the initial weights"
+        + ("; **--quick: shortened workloads, not representative**" if args.quick else ""),
+        "", "BLAS and OpenMP libraries each process loaded (threadpoolctl `threadpool_info()`):", "",
+        "| Library | Threads | BLAS env | internal_api | architecture | num_threads | version | file |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key in blas_rows:
+        out.append("| " + " | ".join(str(k) for k in key) + " |")
+    return out
+
+
+def workload_list(quick: bool) -> list[str]:
+    out = ["## Workloads", "",
+           "Synthetic MNIST-shaped data (seeded uniform [0, 1) float32 images, labels from a fixed "
+           "random linear teacher), PyTorch's default initialisation drawn once with NumPy and "
+           "copied into each library, float32, plain SGD.  PyTorch and chainrule run the same "
+           "Python code (`benchmarks/workloads/frameworks.py`); the hand-written NumPy version "
+           "writes each layer's forward and backward by hand (`benchmarks/workloads/numpy_ops.py`).",
+           ""]
+    for w in WORKLOADS.values():
+        size = (f"{w.steps(quick)} steps" if w.mode == "train" else f"{w.n(quick)} images")
+        out.append(f"- **{w.name}**: {w.title} ({size}{' in --quick' if quick else ''})")
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# ---- main --------------------------------------------------------------------------------------
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="short workloads for a smoke test; "
+                   "writes no file unless --output is given")
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
+                   help="comma-separated, e.g. W1,W3 (W5 = W5-MLP,W5-CNN)")
+    p.add_argument("--threads", default="2,1", help="comma-separated thread counts")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--libs", default=",".join(LIBS))
+    p.add_argument("--output", type=Path, help="markdown file (default: BENCHMARKS.md at the "
+                   "repository root, unless --quick)")
+    p.add_argument("--no-write", action="store_true")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per worker process")
+    p.add_argument("--check", action="store_true", help="compare one step's gradients, a few "
+                   "steps and inference of hand-written NumPy and chainrule against PyTorch")
+    args = p.parse_args()
+
+    if args.check:
+        import check
+
+        return check.main()
+
+    names = []
+    for n in args.workloads.split(","):
+        n = n.strip().upper()
+        expanded = ["W5-MLP", "W5-CNN"] if n == "W5" else [n]
+        for e in expanded:
+            if e not in WORKLOADS:
+                p.error(f"unknown workload {e!r}; choose from {', '.join(WORKLOADS)} or W5")
+            names.append(e)
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    libs = [lib.strip() for lib in args.libs.split(",")]
+
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    results: dict[tuple, dict] = {}
+    order: list[tuple] = []
+    for threads in thread_counts:
+        variants = env_variants(threads)
+        for name in names:
+            for vi, (variant, env) in enumerate(variants):
+                order.append((name, threads, variant))
+                for lib in libs:
+                    if lib == "torch" and vi > 0:
+                        continue  # PyTorch uses its own MKL, not OpenBLAS: run it once
+                    r = run_worker(name, lib, threads, args.repeats, args.quick, env, args.timeout)
+                    results[(name, threads, variant, lib)] = r
+                    print(f"{name:7s} {threads} thr  {lib:9s}  {variant:22s}  {describe(r)}",
+                          flush=True)
+    load_after = os.getloadavg()[0]
+
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    cmd = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    lines = ["# Benchmarks", "",
+             f"Generated by `{cmd.strip()}` on {now} in {time.perf_counter() - started:.0f} s.",
+             "Ratios above 1 in *PyTorch / chainrule* mean chainrule is faster; *chainrule / NumPy* "
+             "is chainrule's cost over the hand-written NumPy loop (the practical limit of a NumPy "
+             "library).", ""]
+    lines += tables(results, order, args.quick) + [""]
+    lines += machine(results, args, load_before, load_after) + [""]
+    lines += workload_list(args.quick) + [""]
+    text = "\n".join(lines)
+    print()
+    print(text)
+
+    target = args.output or (None if args.quick else harness.REPO / "BENCHMARKS.md")
+    if target is not None and not args.no_write:
+        write_atomic(Path(target), text)
+        print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
