@@ -1,7 +1,7 @@
 """chainrule against PyTorch and hand-written NumPy on the workloads of issue 5.
 
     python benchmarks/run.py                       # everything; writes BENCHMARKS.md
-    python benchmarks/run.py --quick               # smoke test (~2 min), prints only
+    python benchmarks/run.py --quick               # smoke test, 2 threads only, prints only
     python benchmarks/run.py --workloads W1,W3 --threads 1 --repeats 5
     python benchmarks/run.py --check               # hand-written gradients vs PyTorch
 
@@ -238,8 +238,14 @@ def machine(results: dict, args, load_before, load_after) -> list[str]:
         "| Library | Threads | BLAS env | internal_api | architecture | num_threads | version | file |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for key in blas_rows:
+    for key in sorted(blas_rows, key=lambda k: tuple(map(str, k))):
         out.append("| " + " | ".join(str(k) for k in key) + " |")
+    torch_info = sorted({(r["threads"], r["torch_threads"]) for r in results.values()
+                         if "torch_threads" in r})
+    if torch_info:
+        out += ["", "PyTorch links MKL and oneDNN statically, so threadpoolctl does not list them "
+                "(the OpenBLAS rows under torch are NumPy's, loaded for the data); PyTorch reports: "
+                + "; ".join(f"{n} thread(s): {info}" for n, info in torch_info) + "."]
     return out
 
 
@@ -272,7 +278,7 @@ def main() -> int:
                    "writes no file unless --output is given")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma-separated, e.g. W1,W3 (W5 = W5-MLP,W5-CNN)")
-    p.add_argument("--threads", default="2,1", help="comma-separated thread counts")
+    p.add_argument("--threads", help="comma-separated thread counts (default 2,1; --quick: 2)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--libs", default=",".join(LIBS))
     p.add_argument("--output", type=Path, help="markdown file (default: BENCHMARKS.md at the "
@@ -296,7 +302,7 @@ def main() -> int:
             if e not in WORKLOADS:
                 p.error(f"unknown workload {e!r}; choose from {', '.join(WORKLOADS)} or W5")
             names.append(e)
-    thread_counts = [int(t) for t in args.threads.split(",")]
+    thread_counts = [int(t) for t in (args.threads or ("2" if args.quick else "2,1")).split(",")]
     libs = [lib.strip() for lib in args.libs.split(",")]
 
     load_before = os.getloadavg()[0]

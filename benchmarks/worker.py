@@ -37,6 +37,12 @@ def measure(w, lib_name: str, threads: int, repeats: int, quick: bool) -> dict:
         if lib is not None:
             res["thread_call"] = lib.set_num_threads(threads)
             res["version"] = str(getattr(lib.m, "__version__", "?"))
+            if lib_name == "torch":
+                t = lib.m
+                res["torch_threads"] = (f"{t.get_num_threads()} intra-op / "
+                                        f"{t.get_num_interop_threads()} inter-op, "
+                                        f"MKL {t.backends.mkl.is_available()}, "
+                                        f"oneDNN {t.backends.mkldnn.is_available()}")
         batches = impl.batches(x, y, n if w.model == "sigmoid" else w.batch)
         run = impl.train if w.mode == "train" else impl.infer
 

@@ -19,9 +19,9 @@ def build(nn):
 
 
 class NumpyCNN:
-    """The same network by hand.  Activations live as (C, B, H, W) ("channels-first-batch"), so
-    each convolution is one matmul on im2col columns with no transposes; only the flatten before
-    the Linear layer transposes back to PyTorch's (B, C*H*W) order."""
+    """The same network by hand.  Activations live as (C, H, W, B) (see ``numpy_ops``), so each
+    convolution is one matmul on im2col columns, and the flatten before the Linear layer,
+    PyTorch's (B, C*H*W) order, is a free transposed view."""
 
     def __init__(self, params: list[np.ndarray], lr: float):
         self.lr = lr
@@ -44,10 +44,10 @@ class NumpyCNN:
         if buf is None:
             f = np.float32
             buf = self._buffers[b] = {
-                "xp1": np.zeros((1, b, 30, 30), f), "cols1": np.empty((1, 3, 3, b, 28, 28), f),
-                "xp2": np.zeros((8, b, 16, 16), f), "cols2": np.empty((8, 3, 3, b, 14, 14), f),
-                "da1": np.empty((8, b, 28, 28), f), "dxp2": np.empty((8, b, 16, 16), f),
-                "da2": np.empty((16, b, 14, 14), f),
+                "xp1": np.zeros((1, 30, 30, b), f), "cols1": np.empty((1, 3, 3, 28, 28, b), f),
+                "xp2": np.zeros((8, 16, 16, b), f), "cols2": np.empty((8, 3, 3, 14, 14, b), f),
+                "da1": np.empty((8, 28, 28, b), f), "dxp2": np.empty((8, 16, 16, b), f),
+                "da2": np.empty((16, 14, 14, b), f),
             }
         return buf
 
@@ -56,21 +56,21 @@ class NumpyCNN:
         b = len(x)
         buf = self._buf(b)
         xp1, cols1, xp2, cols2 = buf["xp1"], buf["cols1"], buf["xp2"], buf["cols2"]
-        xp1[0, :, 1:29, 1:29] = x[:, 0]
+        xp1[0, 1:29, 1:29] = x[:, 0].transpose(1, 2, 0)
         im2col_3x3(xp1, cols1)
-        a1 = c1w.reshape(8, 9) @ cols1.reshape(9, b * 784)
+        a1 = c1w.reshape(8, 9) @ cols1.reshape(9, 784 * b)
         a1 += c1b[:, None]
         np.maximum(a1, 0, out=a1)
-        a1 = a1.reshape(8, b, 28, 28)
-        p1 = maxpool_2x2(a1)                                    # (8, b, 14, 14)
-        xp2[:, :, 1:15, 1:15] = p1
+        a1 = a1.reshape(8, 28, 28, b)
+        p1 = maxpool_2x2(a1)                                    # (8, 14, 14, b)
+        xp2[:, 1:15, 1:15] = p1
         im2col_3x3(xp2, cols2)
-        a2 = c2w.reshape(16, 72) @ cols2.reshape(72, b * 196)
+        a2 = c2w.reshape(16, 72) @ cols2.reshape(72, 196 * b)
         a2 += c2b[:, None]
         np.maximum(a2, 0, out=a2)
-        a2 = a2.reshape(16, b, 14, 14)
-        p2 = maxpool_2x2(a2)                                    # (16, b, 7, 7)
-        f = p2.transpose(1, 0, 2, 3).reshape(b, 784)            # PyTorch's flatten order
+        a2 = a2.reshape(16, 14, 14, b)
+        p2 = maxpool_2x2(a2)                                    # (16, 7, 7, b)
+        f = p2.reshape(784, b).T                                # (b, 784), PyTorch's order
         z = f @ fw.T
         z += fb
         return z, (a1, p1, a2, p2, f)
@@ -86,20 +86,20 @@ class NumpyCNN:
         # Linear
         np.matmul(dz.T, f, out=gfw)
         dz.sum(axis=0, out=gfb)
-        dp2 = (dz @ fw).reshape(b, 16, 7, 7).transpose(1, 0, 2, 3)
+        dp2 = (fw.T @ dz.T).reshape(16, 7, 7, b)
         # pool2, relu2, conv2
         da2 = maxpool_2x2_backward(a2, p2, dp2, buf["da2"])
         da2 *= a2 > 0
-        g2 = da2.reshape(16, b * 196)
-        np.matmul(g2, buf["cols2"].reshape(72, b * 196).T, out=g2w.reshape(16, 72))
+        g2 = da2.reshape(16, 196 * b)
+        np.matmul(g2, buf["cols2"].reshape(72, 196 * b).T, out=g2w.reshape(16, 72))
         g2.sum(axis=1, out=g2b)
-        dcols2 = (c2w.reshape(16, 72).T @ g2).reshape(8, 3, 3, b, 14, 14)
+        dcols2 = (c2w.reshape(16, 72).T @ g2).reshape(8, 3, 3, 14, 14, b)
         dp1 = col2im_3x3(dcols2, buf["dxp2"])
         # pool1, relu1, conv1 (no gradient for the input)
         da1 = maxpool_2x2_backward(a1, p1, dp1, buf["da1"])
         da1 *= a1 > 0
-        g1 = da1.reshape(8, b * 784)
-        np.matmul(g1, buf["cols1"].reshape(9, b * 784).T, out=g1w.reshape(8, 9))
+        g1 = da1.reshape(8, 784 * b)
+        np.matmul(g1, buf["cols1"].reshape(9, 784 * b).T, out=g1w.reshape(8, 9))
         g1.sum(axis=1, out=g1b)
         return loss
 

@@ -36,46 +36,53 @@ def sgd_(params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         p -= g
 
 
-def im2col_3x3(xp: np.ndarray, cols: np.ndarray) -> None:
-    """Padded input xp (C, B, H+2, W+2) -> cols (C, 3, 3, B, H, W), by 9 strided copies.
+# The convolution helpers use the (C, H, W, B) layout, channels first and batch last: a 3x3
+# window of it, x[:, i:i+H, j:j+W], is C*H runs of W*B contiguous floats, so the strided copies
+# and adds below move long runs; and cols (C*9, H*W*B) makes a convolution one matmul
+# W (Cout, C*9) @ cols whose result (Cout, H*W*B) is again in that layout.
 
-    With the channels-first-batch layout, cols reshaped to (C*9, B*H*W) makes a 3x3 convolution
-    one matmul W (Cout, C*9) @ cols, whose result (Cout, B*H*W) is again channels-first-batch."""
-    h, w = cols.shape[-2:]
+def im2col_3x3(xp: np.ndarray, cols: np.ndarray) -> None:
+    """Padded input xp (C, H+2, W+2, B) -> cols (C, 3, 3, H, W, B), by 9 strided copies."""
+    h, w = cols.shape[3:5]
     for i in range(3):
         for j in range(3):
-            cols[:, i, j] = xp[:, :, i:i + h, j:j + w]
+            cols[:, i, j] = xp[:, i:i + h, j:j + w]
 
 
 def col2im_3x3(dcols: np.ndarray, dxp: np.ndarray) -> np.ndarray:
-    """Adjoint of im2col_3x3: dcols (C, 3, 3, B, H, W) -> dx (C, B, H, W), by 9 strided adds
-    into the padded buffer dxp (C, B, H+2, W+2), whose interior is returned as a view."""
-    h, w = dcols.shape[-2:]
+    """Adjoint of im2col_3x3: dcols (C, 3, 3, H, W, B) -> dx (C, H, W, B), by 9 strided adds
+    into the padded buffer dxp (C, H+2, W+2, B), whose interior is returned as a view."""
+    h, w = dcols.shape[3:5]
     dxp.fill(0)
     for i in range(3):
         for j in range(3):
-            dxp[:, :, i:i + h, j:j + w] += dcols[:, i, j]
-    return dxp[:, :, 1:h + 1, 1:w + 1]
+            dxp[:, i:i + h, j:j + w] += dcols[:, i, j]
+    return dxp[:, 1:h + 1, 1:w + 1]
+
+
+_WINDOW = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 
 def maxpool_2x2(a: np.ndarray) -> np.ndarray:
-    """Max over 2x2 windows, stride 2, of the last two axes (even sizes): 3 strided maximums."""
-    p = np.maximum(a[..., 0::2, 0::2], a[..., 0::2, 1::2])
-    np.maximum(p, a[..., 1::2, 0::2], out=p)
-    np.maximum(p, a[..., 1::2, 1::2], out=p)
+    """Max over 2x2 windows, stride 2, of axes 1 and 2 of a (C, H, W, B): 3 strided maximums."""
+    p = np.maximum(a[:, 0::2, 0::2], a[:, 0::2, 1::2])
+    np.maximum(p, a[:, 1::2, 0::2], out=p)
+    np.maximum(p, a[:, 1::2, 1::2], out=p)
     return p
 
 
 def maxpool_2x2_backward(a: np.ndarray, p: np.ndarray, grad_output: np.ndarray,
                          grad_input: np.ndarray) -> np.ndarray:
-    """Route grad_output to the window maxima: 4 strided masked products, no scatter.
+    """Route grad_output (C, H/2, W/2, B) to the window maxima of a (C, H, W, B): 4 strided
+    masked products, no scatter.
 
     Ties go to the first maximum in the window's row-major order, as in PyTorch; they are common
-    here (a window of a ReLU's zeros, or of a conv output that is just its bias)."""
-    rest = grad_output.copy()           # gradient of each window not yet routed
-    for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        is_max = a[..., i::2, j::2] == p
-        np.multiply(rest, is_max, out=grad_input[..., i::2, j::2])
+    here (a window of a ReLU's zeros, or of a conv output that is just its bias).  ``rest`` is
+    the gradient not yet routed: subtracting what a position took zeroes it exactly."""
+    rest = grad_output.copy()
+    for k, (i, j) in enumerate(_WINDOW):
+        taken = grad_input[:, i::2, j::2]
+        np.multiply(rest, a[:, i::2, j::2] == p, out=taken)
         if k < 3:
-            np.copyto(rest, 0, where=is_max)
+            rest -= taken
     return grad_input

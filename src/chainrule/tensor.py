@@ -370,10 +370,10 @@ def _raw(x):
 def _operand(x):
     """Leave Tensors and Python numbers as they are (a Python float keeps a float32 tensor float32,
     as in PyTorch); NumPy scalars become Python numbers for the same reason."""
+    if isinstance(x, np.generic):  # before the float check: np.float64 is a float subclass
+        return x.item()
     if isinstance(x, (Tensor, int, float)):
         return x
-    if isinstance(x, np.generic):
-        return x.item()
     return _as_tensor(x)
 
 

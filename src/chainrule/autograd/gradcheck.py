@@ -93,7 +93,7 @@ def gradcheck(func, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float =
             where = np.unravel_index(k, inputs[i].shape)
             msg = (f"gradcheck: Jacobian mismatch for output {out_j} with respect to input {i} "
                    f"(shape {inputs[i].shape}), element {tuple(int(w) for w in where)}:\n"
-                   f"  analytic {a[out_j, k]!r}\n  numeric  {n[out_j, k]!r}\n"
+                   f"  analytic {float(a[out_j, k])!r}\n  numeric  {float(n[out_j, k])!r}\n"
                    f"  ({int(bad.sum())} of {bad.size} entries differ beyond atol={atol}, rtol={rtol})")
             if locate:
                 from .check import check_graph

@@ -113,12 +113,12 @@ class Softmax(Function):
     def forward(ctx, x, dim):
         e = np.exp(x - x.max(axis=dim, keepdims=True))
         y = e / e.sum(axis=dim, keepdims=True)
-        ctx.saved = (y, dim)
+        ctx.saved, ctx.dim = (y,), dim
         return y
 
     @staticmethod
     def backward(ctx, grad_output):
-        y, dim = ctx.saved
+        (y,), dim = ctx.saved, ctx.dim
         return y * (grad_output - (grad_output * y).sum(axis=dim, keepdims=True)), None
 
 
@@ -131,12 +131,12 @@ class LogSoftmax(Function):
     def forward(ctx, x, dim):
         shifted = x - x.max(axis=dim, keepdims=True)
         y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
-        ctx.saved = (y, dim)
+        ctx.saved, ctx.dim = (y,), dim
         return y
 
     @staticmethod
     def backward(ctx, grad_output):
-        y, dim = ctx.saved
+        (y,), dim = ctx.saved, ctx.dim
         return grad_output - np.exp(y) * grad_output.sum(axis=dim, keepdims=True), None
 
 

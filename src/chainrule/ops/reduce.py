@@ -38,13 +38,12 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        ctx.saved = (x.shape, axes, keepdim)
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         return x.sum(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape, axes, keepdim = ctx.saved
-        return _expand(grad_output, shape, axes, keepdim), None, None
+        return _expand(grad_output, ctx.shape, ctx.axes, ctx.keepdim), None, None
 
 
 class Mean(Function):
@@ -52,12 +51,12 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        ctx.saved = (x.shape, axes, keepdim)
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         return x.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape, axes, keepdim = ctx.saved
+        shape, axes, keepdim = ctx.shape, ctx.axes, ctx.keepdim
         n = 1
         for a in axes:
             n *= shape[a]

@@ -14,7 +14,7 @@ class View(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.saved = (x.shape,)
+        ctx.shape = x.shape  # metadata, not saved arrays: a second backward works, as in PyTorch
         try:
             return x.reshape(shape)
         except ValueError:
@@ -23,8 +23,7 @@ class View(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        (shape,) = ctx.saved
-        return grad_output.reshape(shape), None
+        return grad_output.reshape(ctx.shape), None
 
 
 class Permute(Function):
@@ -32,13 +31,12 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.saved = (dims,)
+        ctx.dims = dims
         return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (dims,) = ctx.saved
-        return grad_output.transpose(np.argsort(dims)), None
+        return grad_output.transpose(np.argsort(ctx.dims)), None
 
 
 class Expand(Function):
@@ -70,7 +68,7 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.saved = (x.shape, x.dtype, index)
+        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
         try:
             return x[index]
         except IndexError as e:
@@ -78,8 +76,8 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape, dtype, index = ctx.saved
-        g = np.zeros(shape, dtype)
+        index = ctx.index
+        g = np.zeros(ctx.shape, ctx.dtype)
         if _is_advanced(index):
             np.add.at(g, index, grad_output)
         else:
@@ -94,13 +92,12 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, *xs, dim=0):
-        ctx.saved = ([x.shape[dim] for x in xs], dim)
+        ctx.sizes, ctx.dim = [x.shape[dim] for x in xs], dim
         return np.concatenate(xs, axis=dim)
 
     @staticmethod
     def backward(ctx, grad_output):
-        sizes, dim = ctx.saved
-        return tuple(np.split(grad_output, np.cumsum(sizes)[:-1], axis=dim))
+        return tuple(np.split(grad_output, np.cumsum(ctx.sizes)[:-1], axis=ctx.dim))
 
 
 class Stack(Function):
@@ -108,13 +105,12 @@ class Stack(Function):
 
     @staticmethod
     def forward(ctx, *xs, dim=0):
-        ctx.saved = (len(xs), dim)
+        ctx.n, ctx.dim = len(xs), dim
         return np.stack(xs, axis=dim)
 
     @staticmethod
     def backward(ctx, grad_output):
-        n, dim = ctx.saved
-        return tuple(np.take(grad_output, i, axis=dim) for i in range(n))
+        return tuple(np.take(grad_output, i, axis=ctx.dim) for i in range(ctx.n))
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -125,14 +121,14 @@ class Pad(Function):
 
     @staticmethod
     def forward(ctx, x, widths, mode, value):
-        ctx.saved = (x.shape, widths, mode)
+        ctx.shape, ctx.widths, ctx.mode = x.shape, widths, mode
         if mode == "constant":
             return np.pad(x, widths, mode="constant", constant_values=value)
         return np.pad(x, widths, mode=_PAD_MODES[mode])
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape, widths, mode = ctx.saved
+        shape, widths, mode = ctx.shape, ctx.widths, ctx.mode
         if mode == "constant":
             return grad_output[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))], None, None, None
         g = grad_output
@@ -154,13 +150,12 @@ class Cast(Function):
 
     @staticmethod
     def forward(ctx, x, dtype):
-        ctx.saved = (x.dtype,)
+        ctx.dtype = x.dtype
         return x.astype(dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (dtype,) = ctx.saved
-        return grad_output.astype(dtype)
+        return grad_output.astype(ctx.dtype)
 
 
 class Clone(Function):

@@ -1,0 +1,20 @@
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and ``lr_scheduler``, with PyTorch's update
+rules, defaults, parameter groups and state_dict format::
+
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+    sched = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)
+    for x, y in loader:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    sched.step()
+"""
+
+from .optimizer import Optimizer  # noqa: F401
+from .sgd import SGD  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
+from .adagrad import Adagrad  # noqa: F401
+from . import lr_scheduler  # noqa: F401
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]

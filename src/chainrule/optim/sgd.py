@@ -1,0 +1,80 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from .optimizer import Optimizer
+from ..tensor import _make
+
+
+class SGD(Optimizer):
+    """PyTorch's SGD, step by step::
+
+        g = -grad if maximize else grad;   g += weight_decay * p
+        b = g (first step) else momentum * b + (1 - dampening) * g
+        g = g + momentum * b if nesterov else b;   p -= lr * g
+
+    State per parameter (when ``momentum != 0``): ``momentum_buffer``.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        self._check_options(defaults)
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def _check_options(o: dict[str, Any]) -> None:
+        if o["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {o['lr']}")
+        if o["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {o['momentum']}")
+        if o["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {o['weight_decay']}")
+        if o["nesterov"] and (o["momentum"] <= 0 or o["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def step(self, closure=None):
+        loss = self._closure(closure)
+        workspace = self._workspace
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            momentum = float(group["momentum"])
+            keep = 1.0 - float(group["dampening"])
+            weight_decay = float(group["weight_decay"])
+            nesterov, maximize = group["nesterov"], group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                param, g = p.data, p.grad.data
+                t0, t1 = workspace(param)
+                if weight_decay != 0:
+                    np.multiply(param, weight_decay, out=t0)
+                    (np.subtract if maximize else np.add)(t0, g, out=t0)
+                    g = t0
+                elif maximize:
+                    g = np.negative(g, out=t0)
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        state["momentum_buffer"] = buf = _make(g.astype(param.dtype), None)
+                        buf = buf.data
+                    else:
+                        buf = buf.data
+                        buf *= momentum
+                        if keep == 1.0:
+                            buf += g
+                        else:
+                            buf += np.multiply(g, keep, out=t1)
+                    if nesterov:
+                        g = np.add(g, np.multiply(buf, momentum, out=t1), out=t1)
+                    else:
+                        g = buf
+                param += np.multiply(g, -lr, out=t0)
+        return loss
