@@ -1,6 +1,8 @@
-"""The backward pass: topological order by child counts (Kahn), chain rule node by node."""
+"""The backward pass: nodes in reverse creation order, the chain rule node by node."""
 
 from __future__ import annotations
+
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -25,93 +27,71 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "backward") -> np.ndar
     return out
 
 
-def _order(roots):
-    """Count, for every node reachable from ``roots``, how many nodes consume its output."""
-    consumers = {}
-    stack = list(roots)
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for t in node.inputs:
-            if isinstance(t, Tensor) and (fn := t.grad_fn) is not None:
-                consumers[fn] = consumers.get(fn, 0) + 1
-                if fn not in seen:
-                    seen.add(fn)
-                    stack.append(fn)
-    return consumers
-
-
 def run_backward(tensors, grads, retain_graph=False, capture=None):
     """Backpropagate ``grads`` (arrays) from ``tensors``.
 
+    Nodes run in reverse creation order (``seq``, as PyTorch's sequence numbers): every consumer
+    of a value was created after it, so by the time a node runs, all the gradient that flows into
+    it has arrived (summed in ``pending``). No separate topological sort, no recursion.
+
     Without ``capture``, gradients accumulate into ``.grad`` of the leaves (and of tensors that
-    called ``retain_grad``). With ``capture`` (a dict id(tensor) -> None), they are returned there
-    instead and no ``.grad`` is touched (``autograd.grad``); a non-leaf is captured by its node:
-    ``capture[t.grad_fn]``.
+    called ``retain_grad``). With ``capture`` (a dict whose keys are id(leaf) or a non-leaf's
+    ``grad_fn``), they are returned there instead and no ``.grad`` is touched (``autograd.grad``).
     """
     pending = {}  # node -> gradient of its output, summed over its consumers so far
-    roots = []
+    heap = []  # (-seq, node): the latest-created node with pending gradient runs next
     for t, g in zip(tensors, grads):
-        if t.grad_fn is None:
+        fn = t.grad_fn
+        if fn is None:
             _deliver(t, g, True, capture)
+        elif fn in pending:
+            pending[fn] = pending[fn] + g
         else:
-            fn = t.grad_fn
-            pending[fn] = pending[fn] + g if fn in pending else g
-            if fn not in roots:
-                roots.append(fn)
-    consumers = _order(roots)
-    ready = [fn for fn in roots if fn not in consumers]
+            pending[fn] = g
+            heappush(heap, (-fn.seq, fn))
     anomaly = _State.anomaly
-    while ready:
-        node = ready.pop()
+    while heap:
+        node = heappop(heap)[1]
         inputs = node.inputs
-        grad_output = pending.pop(node, None)
+        grad_output = pending.pop(node)
         if capture is not None and node in capture:
             capture[node] = grad_output
-        if grad_output is None:  # nothing flowed here: only release the children
-            in_grads = (None,) * len(inputs)
-        else:
-            if capture is None and node._retained is not None and (t := node._retained()) is not None:
-                _deliver(t, grad_output, True, None)
-            try:
-                in_grads = node.backward(node, grad_output)
-            except SavedFreedError as err:
-                raise SavedFreedError(f"{node.name()}: {err}") from None
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            if len(in_grads) != len(inputs):
-                raise RuntimeError(
-                    f"{node.name()}: backward returned {len(in_grads)} gradients but the op has "
-                    f"{len(inputs)} inputs")
-            if anomaly:
-                from .anomaly import check_backward
-                check_backward(node, in_grads)
+        if capture is None and node._retained is not None and (t := node._retained()) is not None:
+            _deliver(t, grad_output, True, None)
+        try:
+            in_grads = node.backward(node, grad_output)
+        except SavedFreedError as err:
+            raise SavedFreedError(f"{node.name()}: {err}") from None
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if len(in_grads) != len(inputs):
+            raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients but "
+                               f"the op has {len(inputs)} inputs")
+        if anomaly:
+            from .anomaly import check_backward
+            check_backward(node, in_grads)
         if not retain_graph:
             node.saved = FREED
         previous = None
         for t, g in zip(inputs, in_grads):
-            if not isinstance(t, Tensor):
+            if g is None or not isinstance(t, Tensor) or not t.requires_grad:
                 continue
+            data = t.data
+            if type(g) is not np.ndarray:
+                g = np.asarray(g, dtype=data.dtype)
+            if g.shape != data.shape:
+                g = unbroadcast(g, data.shape, node.name())
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
             fn = t.grad_fn
-            if g is not None and t.requires_grad:
-                data = t.data
-                if type(g) is not np.ndarray:
-                    g = np.asarray(g, dtype=data.dtype)
-                if g.shape != data.shape:
-                    g = unbroadcast(g, data.shape, node.name())
-                if g.dtype != data.dtype:
-                    g = g.astype(data.dtype)
-                if fn is None:
-                    shared = g is grad_output or g is previous or g.base is not None
-                    _deliver(t, g, shared, capture)
-                else:
-                    pending[fn] = pending[fn] + g if fn in pending else g
-                previous = g
-            if fn is not None:
-                left = consumers[fn] - 1
-                consumers[fn] = left
-                if left == 0:
-                    ready.append(fn)
+            if fn is None:
+                _deliver(t, g, g is grad_output or g is previous or g.base is not None, capture)
+            elif fn in pending:
+                pending[fn] = pending[fn] + g
+            else:
+                pending[fn] = g
+                heappush(heap, (-fn.seq, fn))
+            previous = g
 
 
 def _deliver(t, g, shared, capture):

@@ -6,6 +6,8 @@ inputs (so the graph can be walked and drawn) and the arrays its backward needs.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .grad_mode import _State
@@ -41,7 +43,7 @@ class Function:
     one gradient per positional input (``None`` where none is needed), as NumPy arrays.
     """
 
-    __slots__ = ("inputs", "saved", "__dict__", "__weakref__")
+    __slots__ = ("inputs", "saved", "seq", "__dict__", "__weakref__")
     _retained = None  # weakref to the output tensor, when it called retain_grad()
     _stack = None  # where the user's code created the node (anomaly mode)
 
@@ -101,6 +103,7 @@ class Function:
                 values.append(a)
         if record and _State.grad_enabled:
             ctx.inputs = args
+            ctx.seq = _next_seq()  # creation order: a node's consumers always come later
         else:
             ctx.inputs = ()
             record = False
@@ -117,6 +120,7 @@ class Function:
 
 
 _new = object.__new__
+_next_seq = itertools.count().__next__
 
 
 class _AllFalse(tuple):

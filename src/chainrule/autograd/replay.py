@@ -1,0 +1,213 @@
+"""Looking at a recorded graph from the side: walk it, and run one node again.
+
+``check_graph`` and ``cr.viz`` use this; the engine does not. A node keeps its inputs (so their
+forward values survive backward) but backward frees what the node saved, so to see a node's
+backward again we re-run its forward on its inputs' arrays with a fresh context, then its backward.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine import unbroadcast
+
+
+class ReplayError(RuntimeError):
+    """A node cannot be run again (an option of its forward was not kept, or its backward broke)."""
+
+
+def walk(output) -> list:
+    """The nodes that produced ``output``, in the order the backward pass visits them (output's
+    node first): latest created first, as the engine (Kahn's order if nodes carry no ``seq``)."""
+    root = output.grad_fn
+    if root is None:
+        return []
+    consumers, stack, seen = {}, [root], [root]
+    while stack:  # every node, and how many nodes consume its output
+        for t in stack.pop().inputs:
+            fn = getattr(t, "grad_fn", None)
+            if fn is not None:
+                consumers[fn] = consumers.get(fn, 0) + 1
+                if consumers[fn] == 1:
+                    seen.append(fn)
+                    stack.append(fn)
+    if all(hasattr(n, "seq") for n in seen):
+        return sorted(seen, key=lambda n: -n.seq)
+    order, ready = [], [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for t in node.inputs:
+            fn = getattr(t, "grad_fn", None)
+            if fn is not None:
+                consumers[fn] -= 1
+                if consumers[fn] == 0:
+                    ready.append(fn)
+    return order
+
+
+def outputs(order, output) -> dict:
+    """node -> the Tensor it made. The graph keeps no link from a node to its output, but every
+    output except the last is some other node's input."""
+    made = {output.grad_fn: output} if output.grad_fn is not None else {}
+    for node in order:
+        for t in node.inputs:
+            fn = getattr(t, "grad_fn", None)
+            if fn is not None:
+                made.setdefault(fn, t)
+    return made
+
+
+def wants_grad(t) -> bool:
+    return getattr(t, "requires_grad", False) and hasattr(t, "grad_fn")
+
+
+def arrays(node, dtype=None) -> list:
+    """The node's positional inputs as its forward saw them (floats cast to ``dtype`` if given)."""
+    values = []
+    for a in node.inputs:
+        v = a.data if hasattr(a, "grad_fn") else a
+        if dtype is not None and isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            v = v.astype(dtype)
+        elif dtype is not None and isinstance(v, np.floating):
+            v = v.astype(dtype)
+        values.append(v)
+    return values
+
+
+def options(node, out=None) -> dict:
+    """The keyword options the node's forward was called with (``cat(dim=)``, ``x[index]``).
+
+    Taken from ``node.kwargs`` if the core keeps them; otherwise from attributes of the same name
+    that the forward stored on its context; a cast's dtype from its output.
+    """
+    kwargs = getattr(node, "kwargs", None)
+    if kwargs is not None:
+        return dict(kwargs)
+    cls = type(node)
+    if cls.op_name() == "to" and out is not None:  # Cast keeps the source dtype, not the target
+        return {"dtype": out.dtype}
+    params = list(inspect.signature(cls.forward).parameters.values())[1:]  # after ctx
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        named = [p for p in params if p.kind is p.KEYWORD_ONLY]
+    else:
+        named = params[len(node.inputs):]
+    found = {}
+    for p in named:
+        if p.kind is p.VAR_KEYWORD:
+            continue
+        if p.name in node.__dict__:
+            found[p.name] = node.__dict__[p.name]
+        elif p.default is p.empty:
+            raise ReplayError(f"{cls.op_name()}: the option {p.name!r} of its forward was not kept "
+                              "on the node, so the op cannot be run again")
+    return found
+
+
+def replay(node, values=None, out=None):
+    """Run ``node``'s forward again on ``values`` (default: its inputs' arrays) with a fresh
+    context; returns ``(ctx, output array)``. Nothing is recorded."""
+    cls = type(node)
+    ctx = cls.__new__(cls)
+    ctx.inputs = node.inputs
+    ctx.saved = ()
+    if values is None:
+        values = arrays(node)
+    try:
+        y = cls.forward(ctx, *values, **options(node, out))
+    except ReplayError:
+        raise
+    except Exception as err:
+        raise ReplayError(f"{cls.op_name()}: running its forward again failed: {err}") from err
+    return ctx, np.asarray(y)
+
+
+def backward(node, ctx, grad_output) -> list:
+    """Call the node's backward on ``grad_output``; for each input, ``(raw, reduced)``: the
+    gradient the op returned and that gradient summed to the input's shape (``None`` where no
+    gradient is wanted or returned)."""
+    grads = type(node).backward(ctx, grad_output)
+    if type(grads) is not tuple:
+        grads = (grads,)
+    if len(grads) != len(node.inputs):
+        raise ReplayError(f"{node.name()}: backward returned {len(grads)} gradients but the op has "
+                          f"{len(node.inputs)} inputs")
+    result = []
+    for t, g in zip(node.inputs, grads):
+        if g is None or not wants_grad(t):
+            result.append(None)
+            continue
+        g = np.asarray(g)
+        try:
+            result.append((g, unbroadcast(g, t.data.shape, node.name())))
+        except RuntimeError as err:
+            raise ReplayError(str(err)) from None
+    return result
+
+
+@dataclass
+class Trace:
+    """One backward pass, kept whole: every node's output gradient and every edge's share."""
+
+    order: list                                   # nodes, in the order backward visits them
+    made: dict                                    # node -> its output Tensor
+    grad: dict = field(default_factory=dict)      # node or id(leaf) -> gradient of its output
+    edges: dict = field(default_factory=dict)     # (node, input index) -> (raw, reduced)
+    branches: dict = field(default_factory=dict)  # node or id(leaf) -> [(consumer, input index)]
+    contexts: dict = field(default_factory=dict)  # node -> the fresh ctx its backward ran with
+    skipped: dict = field(default_factory=dict)   # node -> why it could not be run again
+
+    def key(self, t):
+        """How a tensor is looked up here: by its node, or by id for a leaf."""
+        return t.grad_fn if t.grad_fn is not None else id(t)
+
+
+def trace(output, seed=None) -> Trace:
+    """Run the backward pass from ``output`` (seeded with ``seed``, default ones) node by node,
+    keeping what the engine throws away. A node that cannot be re-run leaves the gradients below
+    it unknown (absent from ``grad``)."""
+    order = walk(output)
+    tr = Trace(order, outputs(order, output))
+    if not order:
+        return tr
+    pending = {order[0]: np.ones(output.shape, output.dtype) if seed is None else np.asarray(seed)}
+    blocked = set()
+    for node in order:
+        g = pending.pop(node, None)
+        if node in blocked:
+            _block(node, tr, blocked)
+            continue
+        if g is None:
+            continue
+        tr.grad[node] = g
+        try:
+            ctx, _ = replay(node, out=tr.made.get(node))
+            grads = backward(node, ctx, g)
+        except ReplayError as err:
+            tr.skipped[node] = str(err)
+            _block(node, tr, blocked)
+            continue
+        tr.contexts[node] = ctx
+        for i, (t, pair) in enumerate(zip(node.inputs, grads)):
+            if pair is None:
+                continue
+            tr.edges[node, i] = pair
+            k = tr.key(t)
+            tr.branches.setdefault(k, []).append((node, i))
+            if t.grad_fn is None:
+                tr.grad[k] = tr.grad[k] + pair[1] if k in tr.grad else pair[1]
+            else:
+                pending[k] = pending[k] + pair[1] if k in pending else pair[1]
+    for k in blocked:
+        tr.grad.pop(k, None)
+    return tr
+
+
+def _block(node, tr, blocked):
+    """The gradients of ``node``'s inputs are unknown: some of it would come through ``node``."""
+    for t in node.inputs:
+        if wants_grad(t):
+            blocked.add(tr.key(t))
