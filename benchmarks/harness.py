@@ -22,7 +22,7 @@ TEACHER_SEED = 3   # the random linear "teacher" that labels the images
 # ---- chainrule ---------------------------------------------------------------------------------
 
 def import_chainrule():
-    """Import chainrule from this checkout's ``src/`` (so the benchmark measures the working tree)."""
+    """Import chainrule from this checkout's ``src/``: the benchmark measures the working tree."""
     if SRC.is_dir() and str(SRC) not in sys.path:
         sys.path.insert(0, str(SRC))
     import chainrule
@@ -68,7 +68,7 @@ def init_mlp() -> list[np.ndarray]:
 
 
 def init_cnn() -> list[np.ndarray]:
-    """Weights of conv1 (8,1,3,3), conv2 (16,8,3,3), fc (10,784), in ``model.parameters()`` order."""
+    """conv1 (8,1,3,3), conv2 (16,8,3,3), fc (10,784) weights and biases, in parameters() order."""
     rng = np.random.default_rng(INIT_SEED)
     return [_uniform(rng, (8, 1, 3, 3), 9), _uniform(rng, (8,), 9),
             _uniform(rng, (16, 8, 3, 3), 72), _uniform(rng, (16,), 72),
@@ -107,7 +107,7 @@ def process_peak_rss_mb() -> float:
 
 
 def reset_peak_rss() -> bool:
-    """Reset the kernel's high-water mark (Linux ``clear_refs`` 5) so the workload's own peak shows."""
+    """Reset the kernel's high-water mark (Linux clear_refs 5): the workload's own peak shows."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")

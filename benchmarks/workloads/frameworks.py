@@ -8,7 +8,7 @@ import numpy as np
 
 
 class Lib:
-    """``torch`` or ``chainrule``, with the three things the benchmarks do outside the timed loop."""
+    """``torch`` or ``chainrule``, and what the benchmarks do with it outside the timed loop."""
 
     def __init__(self, name: str):
         self.name = name
