@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from idx_files import idx_bytes, make_split, md5, write_bytes, write_idx
+from .idx_files import idx_bytes, make_split, md5, write_bytes, write_idx
 
 import chainrule as cr
 from chainrule.data import DataLoader, default_collate

@@ -22,9 +22,10 @@ class Adam(Optimizer):
     ``max_exp_avg_sq``.
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+    def __init__(self, params: Iterable, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
@@ -98,8 +99,8 @@ class Adam(Optimizer):
                 step_size = lr / (1.0 - beta1 ** step)
                 bias_correction2_sqrt = (1.0 - beta2 ** step) ** 0.5
                 if amsgrad:
-                    v_max = np.maximum(state["max_exp_avg_sq"].data, v, out=state["max_exp_avg_sq"].data)
-                    np.sqrt(v_max, out=t1)
+                    v_max = state["max_exp_avg_sq"].data
+                    np.sqrt(np.maximum(v_max, v, out=v_max), out=t1)
                 else:
                     np.sqrt(v, out=t1)
                 t1 /= bias_correction2_sqrt
@@ -113,8 +114,9 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (``p *= 1 - lr * weight_decay`` before the Adam step, so
     the decay never enters the moments); PyTorch's default ``weight_decay=1e-2``."""
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+    def __init__(self, params: Iterable, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
                  maximize: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=True)

@@ -231,7 +231,8 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return _lrs(self.optimizer)
         if self._step_count == 1 and self.last_epoch > 0:  # resumed with last_epoch
-            return [eta_min + (base_lr - eta_min) * (1 + math.cos(self.last_epoch * math.pi / T_max)) / 2
+            return [eta_min + (base_lr - eta_min)
+                    * (1 + math.cos(self.last_epoch * math.pi / T_max)) / 2
                     for base_lr in self.base_lrs]
         if (self.last_epoch - 1 - T_max) % (2 * T_max) == 0:
             return [group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / T_max)) / 2

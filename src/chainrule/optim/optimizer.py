@@ -42,15 +42,20 @@ class _Workspace:
             flat = self._flat[dtype] = np.empty(2 * n, dtype)
             # views onto the old buffer would keep it alive: carve them again from the new one
             self._views = {k: v for k, v in self._views.items() if k[1] != dtype}
-        views = self._views[(shape, dtype)] = (flat[:n].reshape(shape), flat[n:2 * n].reshape(shape))
+        views = (flat[:n].reshape(shape), flat[n:2 * n].reshape(shape))
+        self._views[(shape, dtype)] = views
         return views
+
+
+_SET_MESSAGE = ("optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead.")
 
 
 class Optimizer:
     """Base class: holds ``param_groups`` (a list of dicts, each with ``"params"`` and that group's
     options, missing options filled from ``defaults``) and ``state`` (a dict keyed by parameter).
 
-    ``params`` is an iterable of Tensors, of ``(name, Tensor)`` pairs, or of dicts (one group each)::
+    ``params`` is an iterable of Tensors, of ``(name, Tensor)`` pairs, or of dicts (a group each)::
 
         opt = cr.optim.SGD([{"params": model.body.parameters()},
                             {"params": model.head.parameters(), "lr": 1e-3}], lr=1e-2, momentum=0.9)
@@ -64,6 +69,8 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got Tensor")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(_SET_MESSAGE)
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -97,10 +104,8 @@ class Optimizer:
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        elif isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, "
-                            "but the ordering of tensors in sets will change between runs. "
-                            "Please use a list instead.")
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(_SET_MESSAGE)
         else:
             params = list(params)
 
@@ -181,9 +186,12 @@ class Optimizer:
         of parameters per group, the options each group needs, and every state array's shape;
         state arrays are copied into the parameter's dtype."""
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            got = list(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError("load_state_dict: expected a dict with keys 'state' and "
-                             "'param_groups' (from Optimizer.state_dict()), got "
-                             f"{list(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__}")
+                             f"'param_groups' (from Optimizer.state_dict()), got {got}")
+        if not isinstance(state_dict["state"], dict):
+            raise TypeError("load_state_dict: state_dict['state'] must be a dict, got "
+                            f"{type(state_dict['state']).__name__}")
         groups = self.param_groups
         saved_groups = copy.deepcopy(list(state_dict["param_groups"]))
         if len(groups) != len(saved_groups):
@@ -242,7 +250,8 @@ class Optimizer:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
-            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k not in ("params", "param_names")]
+            lines += [f"    {k}: {group[k]}" for k in sorted(group)
+                      if k not in ("params", "param_names")]
         return "\n".join(lines) + "\n)"
 
 
@@ -250,10 +259,11 @@ def _cast_state(p: Tensor, name: str, value: Any, index) -> Any:
     """A loaded state value, checked against its parameter and made independent of the dict."""
     if name == "step":  # a count: PyTorch keeps it in a 0-d tensor, chainrule in a number
         if isinstance(value, (Tensor, np.ndarray, np.generic)):
-            if np.size(value) != 1:
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if array.size != 1:
                 raise ValueError(f"load_state_dict: state[{index}]['step'] must be a number, got "
-                                 f"an array of shape {np.shape(value)}")
-            value = float(np.asarray(value.data if isinstance(value, Tensor) else value))
+                                 f"an array of shape {array.shape}")
+            value = array.item()
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

@@ -14,7 +14,8 @@ class RMSprop(Optimizer):
 
         g = -grad if maximize else grad;   g += weight_decay * p
         v = alpha * v + (1 - alpha) * g * g
-        avg = sqrt(v - ga * ga) with ga = lerp(ga, g, 1 - alpha) if centered else sqrt(v);  avg += eps
+        ga = lerp(ga, g, 1 - alpha);   avg = sqrt(v - ga * ga) if centered else sqrt(v)
+        avg += eps
         b = momentum * b + g / avg;  p -= lr * b     if momentum > 0  else  p -= lr * g / avg
 
     State per parameter: ``step``, ``square_avg``, and ``momentum_buffer`` / ``grad_avg`` when
