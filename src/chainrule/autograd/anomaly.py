@@ -48,12 +48,16 @@ def _user_frames(stack):
     return [f for f in stack if not f.filename.startswith(pkg)]
 
 
-def _where(frames) -> str:
+def _where(frames, depth: int = 3) -> str:
+    """The innermost ``depth`` frames of the user's code, outermost first, as a traceback."""
     if not frames:
         return "unknown location"
-    f = frames[-1]
-    line = f"  {f.line}" if f.line else ""
-    return f'File "{f.filename}", line {f.lineno}, in {f.name}\n{line}'
+    lines = []
+    for f in frames[-depth:]:
+        lines.append(f'  File "{f.filename}", line {f.lineno}, in {f.name}')
+        if f.line:
+            lines.append(f"    {f.line}")
+    return "\n".join(lines)
 
 
 def _bad(a) -> str | None:
@@ -70,7 +74,7 @@ def _bad(a) -> str | None:
 def check_forward(cls, out) -> None:
     kind = _bad(out)
     if kind:
-        frames = _user_frames(traceback.extract_stack()[:-3])
+        frames = _user_frames(traceback.extract_stack())
         raise AnomalyError(
             f"{cls.op_name()}: the forward pass produced {kind.upper()} "
             f"(output shape {tuple(np.shape(out))}).\nThe op was called at:\n{_where(frames)}"
@@ -78,7 +82,7 @@ def check_forward(cls, out) -> None:
 
 
 def remember_stack(ctx) -> None:
-    ctx._stack = _user_frames(traceback.extract_stack()[:-3])
+    ctx._stack = _user_frames(traceback.extract_stack())
 
 
 def check_backward(node, grads) -> None:

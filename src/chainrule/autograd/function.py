@@ -104,6 +104,8 @@ class Function:
         if record and _State.grad_enabled:
             ctx.inputs = args
             ctx.seq = _next_seq()  # creation order: a node's consumers always come later
+            if kwargs:
+                ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
         else:
             ctx.inputs = ()
             record = False

@@ -66,14 +66,13 @@ def wants_grad(t) -> bool:
 
 
 def arrays(node, dtype=None) -> list:
-    """The node's positional inputs as its forward saw them (floats cast to ``dtype`` if given)."""
+    """Copies of the node's positional inputs as its forward saw them (floats cast to ``dtype``
+    if given): copies, because some forwards write into an input (batch norm's running mean)."""
     values = []
     for a in node.inputs:
         v = a.data if hasattr(a, "grad_fn") else a
-        if dtype is not None and isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            v = v.astype(dtype)
-        elif dtype is not None and isinstance(v, np.floating):
-            v = v.astype(dtype)
+        if isinstance(v, (np.ndarray, np.floating)):
+            v = v.astype(dtype) if dtype is not None and v.dtype.kind == "f" else v.copy()
         values.append(v)
     return values
 
@@ -107,22 +106,40 @@ def options(node, out=None) -> dict:
     return found
 
 
-def replay(node, values=None, out=None):
-    """Run ``node``'s forward again on ``values`` (default: its inputs' arrays) with a fresh
-    context; returns ``(ctx, output array)``. Nothing is recorded."""
+def replay(node, values=None, out=None, dtype=None, verify=False):
+    """Run ``node``'s forward again on ``values`` (default: copies of its inputs' arrays) with a
+    fresh context; returns ``(ctx, output array)``. Nothing is recorded. ``out``: the node's output
+    tensor; with ``verify``, the new output must match it. ``dtype``: a float dtype that replaces
+    any float dtype among the options (a cast to float32 checked in float64)."""
     cls = type(node)
     ctx = cls.__new__(cls)
     ctx.inputs = node.inputs
     ctx.saved = ()
     if values is None:
         values = arrays(node)
+    kwargs = options(node, out)
+    if dtype is not None:
+        kwargs = {k: dtype if isinstance(v, np.dtype) and v.kind == "f" else v
+                  for k, v in kwargs.items()}
     try:
-        y = cls.forward(ctx, *values, **options(node, out))
-    except ReplayError:
-        raise
+        y = np.asarray(cls.forward(ctx, *values, **kwargs))
     except Exception as err:
         raise ReplayError(f"{cls.op_name()}: running its forward again failed: {err}") from err
-    return ctx, np.asarray(y)
+    if verify and out is not None and not _same(y, out.data):
+        raise ReplayError(f"{cls.op_name()}: running its forward again does not give the value "
+                          "the graph recorded (an option of the op not kept on the node, a random "
+                          "forward, or inputs changed in place since, e.g. by an optimizer step)")
+    return ctx, y
+
+
+def _same(y, recorded) -> bool:
+    if y.shape != recorded.shape:
+        return False
+    if recorded.dtype.kind not in "fc":
+        return bool(np.array_equal(y, recorded))
+    rtol = 1e-9 if recorded.dtype.itemsize >= 8 and y.dtype == recorded.dtype else 1e-3
+    scale = float(np.abs(recorded).max(initial=0.0))
+    return bool(np.allclose(y, recorded, rtol=rtol, atol=rtol * max(scale, 1e-30), equal_nan=True))
 
 
 def backward(node, ctx, grad_output) -> list:
@@ -159,6 +176,7 @@ class Trace:
     branches: dict = field(default_factory=dict)  # node or id(leaf) -> [(consumer, input index)]
     contexts: dict = field(default_factory=dict)  # node -> the fresh ctx its backward ran with
     skipped: dict = field(default_factory=dict)   # node -> why it could not be run again
+    blocked: set = field(default_factory=set)     # keys whose gradient is unknown because of it
 
     def key(self, t):
         """How a tensor is looked up here: by its node, or by id for a leaf."""
@@ -174,7 +192,7 @@ def trace(output, seed=None) -> Trace:
     if not order:
         return tr
     pending = {order[0]: np.ones(output.shape, output.dtype) if seed is None else np.asarray(seed)}
-    blocked = set()
+    blocked = tr.blocked
     for node in order:
         g = pending.pop(node, None)
         if node in blocked:
@@ -184,7 +202,7 @@ def trace(output, seed=None) -> Trace:
             continue
         tr.grad[node] = g
         try:
-            ctx, _ = replay(node, out=tr.made.get(node))
+            ctx, _ = replay(node, out=tr.made.get(node), verify=True)
             grads = backward(node, ctx, g)
         except ReplayError as err:
             tr.skipped[node] = str(err)

@@ -1,0 +1,69 @@
+"""The worked examples: ``chainrule demo NAME``, ``python examples/NAME.py``, or ``run_demo``.
+
+Each demo derives one classic backpropagation example with chainrule's tools (``explain``,
+``draw_graph``, ``gradcheck``/``check_graph``), prints the derivation and, given an output
+directory, saves its graph or plot. ``run(out_dir)`` in each module returns a ``Demo``: the
+text, and the numbers the tests assert.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+# name -> (module, what it shows)
+DEMOS = {
+    "linear-regression": ("linear_regression",
+                          "least squares by gradient descent, ∇ = Aᵀ(Ax − b), against lstsq"),
+    "sigmoid-graph": ("sigmoid_graph",
+                      "CS231n's sigmoid neuron gate by gate: values, gradients, the graph"),
+    "bp-2-2-1": ("bp_2_2_1", "the 2-2-1 sigmoid network, and the copied NumPy bug gradcheck "
+                 "catches"),
+    "linear-relu-linear-mse": ("linear_relu_linear_mse",
+                               "hand-written mse_grad, relu_grad, lin_grad against autograd"),
+    "xor-sigmoid": ("xor_sigmoid", "XOR with four sigmoid hidden units: the loss falls, the "
+                    "predictions approach 0 1 1 0"),
+}
+
+
+@dataclass
+class Demo:
+    """What a demo printed, the numbers it found, and the files it wrote."""
+
+    lines: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    files: list = field(default_factory=list)
+
+    def say(self, *parts) -> None:
+        self.lines.append(" ".join(str(p) for p in parts))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def module(name: str):
+    """The module of demo ``name`` ("sigmoid-graph" -> ``chainrule.viz.demos.sigmoid_graph``)."""
+    if name not in DEMOS:
+        raise KeyError(f"demo: no demo named {name!r}; the demos are: {', '.join(DEMOS)}")
+    return importlib.import_module(f".{DEMOS[name][0]}", __name__)
+
+
+def run_demo(name: str, out_dir=None) -> str:
+    """Run demo ``name`` and return what it prints; with ``out_dir``, also save its graph or
+    plot there."""
+    return module(name).run(out_dir).text
+
+
+def main(name: str, argv=None) -> None:
+    """The command line of ``python examples/NAME.py [--out-dir DIR]``."""
+    import argparse
+    parser = argparse.ArgumentParser(prog=f"{DEMOS[name][0]}.py", description=DEMOS[name][1])
+    parser.add_argument("--out-dir", default=".", help="where to save the graph or plot "
+                        "(default: the current directory)")
+    args = parser.parse_args(argv)
+    demo = module(name).run(args.out_dir)
+    print(demo.text)
+
+
+__all__ = ["DEMOS", "Demo", "run_demo", "module"]

@@ -1,0 +1,285 @@
+"""``draw_graph``: the computational graph as a Graphviz drawing, values in green, gradients in red.
+
+Building the drawing needs nothing but NumPy: it is DOT text. Rendering it to SVG or PNG needs the
+Graphviz program ``dot`` (``apt-get install graphviz``, ``brew install graphviz``); without it,
+``render`` still writes the DOT text and says how to install Graphviz.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..autograd import replay as R
+from . import notation as N
+
+VALUE_COLOR = "#2e7d32"  # forward values: green, as the classic diagrams
+GRAD_COLOR = "#c62828"   # gradients: red
+NEGATIVE_COLOR = "#1565c0"  # negative entries of a heat-map
+INSTALL_HINT = ("Graphviz's `dot` program was not found. Install Graphviz: `apt-get install "
+                "graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS), `conda install "
+                "graphviz` or https://graphviz.org/download/")
+
+
+class GraphvizNotFound(RuntimeError):
+    """The Graphviz program ``dot`` is not installed."""
+
+
+class Graph:
+    """A drawing in Graphviz's DOT language: ``render(path)`` to SVG/PNG/PDF/DOT, ``save`` the DOT
+    text, ``source`` to read it; shows itself inline in Jupyter."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def pipe(self, format: str = "svg") -> bytes:
+        """The drawing rendered by ``dot`` in ``format`` ("svg", "png", "pdf", ...)."""
+        exe = shutil.which("dot")
+        if exe is None:
+            raise GraphvizNotFound(INSTALL_HINT)
+        done = subprocess.run([exe, f"-T{format}"], input=self.source.encode(), capture_output=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"draw_graph: dot failed: {done.stderr.decode(errors='replace')}")
+        return done.stdout
+
+    def render(self, path, format: str | None = None) -> str:
+        """Write the drawing to ``path``, in the format its suffix names (default SVG). Without
+        Graphviz, write the DOT text next to it (``.dot``), warn how to install Graphviz, and
+        return that path."""
+        path = Path(path)
+        fmt = (format or path.suffix.lstrip(".") or "svg").lower()
+        if fmt in ("dot", "gv"):
+            return self.save(path)
+        try:
+            data = self.pipe(fmt)
+        except GraphvizNotFound:
+            dot_path = path.with_suffix(".dot")
+            self.save(dot_path)
+            warnings.warn(f"{INSTALL_HINT}. Wrote the DOT text to {dot_path} instead; once "
+                          f"Graphviz is installed: dot -T{fmt} {dot_path} -o {path}", stacklevel=2)
+            return str(dot_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return str(path)
+
+    def save(self, path) -> str:
+        """Write the DOT text to ``path``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.source, encoding="utf-8")
+        return str(path)
+
+    def to_graphviz(self):
+        """The drawing as a ``graphviz.Source`` (needs the ``graphviz`` Python package)."""
+        import graphviz
+        return graphviz.Source(self.source)
+
+    def _repr_svg_(self):
+        try:
+            return self.pipe("svg").decode("utf-8")
+        except GraphvizNotFound:
+            return None
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        n = self.source.count("label=<")
+        hint = "" if shutil.which("dot") else f"; {INSTALL_HINT}"
+        return f"<Graph: {n} nodes, DOT in .source{hint}>"
+
+
+def draw_graph(output, params=None, show_values: bool = True, show_grads: bool = True,
+               collapse_modules: bool = False, rankdir: str | None = None,
+               precision: int = 4) -> Graph:
+    """Draw everything that produced ``output``: one node per op and per leaf, each with its
+    shape, its forward value (green) and, once ``backward`` has run, its gradient (red).
+
+    ``params``: names for tensors, e.g. ``model.named_parameters()`` or ``{"w0": w0}``.
+    ``collapse_modules``: draw the ops that use a module's parameters (``fc1.weight``,
+    ``fc1.bias``) as one box named ``fc1``. Gradients of the ops are those of
+    ``output.backward()`` (seeded with ones); a leaf shows its ``.grad``. Draw before an
+    optimizer step: the graph refers to the live parameters, which the step changes.
+    """
+    order = R.walk(output)
+    forward = list(reversed(order))
+    made = R.outputs(order, output)
+    pairs = N.named(params)[0]
+    names, by_name = {id(t): n for n, t in pairs}, dict(pairs)
+    leaves, consumers = _leaves_and_consumers(forward)
+    if output.grad_fn is None:
+        leaves = [output]
+    grads = {}
+    if show_grads and any(t.grad is not None for t in leaves):
+        grads = R.trace(output).grad
+        grads.update({id(t): t.grad.data for t in leaves if t.grad is not None})
+    groups = _modules(forward, names, consumers) if collapse_modules else {}
+    member = {node: prefix for prefix, nodes in groups.items() for node in nodes}
+    hidden = {tid for tid, n in names.items() if n.rpartition(".")[0] in groups}
+
+    def show(key, t):
+        return (t.data if show_values else None), (grads.get(key) if show_grads else None)
+
+    ids, lines = {}, []
+    for k, t in enumerate(leaves, 1):
+        if id(t) in hidden:
+            continue
+        ids[id(t)] = f"in{k}"
+        title = names.get(id(t)) or ("leaf" if t.requires_grad else "input")
+        style = "rounded,filled", "#e3f2fd" if t.requires_grad else "#f5f5f5"
+        lines.append(_node(ids[id(t)], _label(title, _shape_of(t), *show(id(t), t), precision),
+                           "box", *style))
+    for k, node in enumerate(forward, 1):
+        if node in member:
+            continue
+        t = made[node]
+        ids[node] = f"op{k}"
+        constants = [None if hasattr(a, "grad_fn") else a for a in node.inputs]
+        sub = " ".join(filter(None, [names.get(id(t)), _shape_of(t)]))
+        lines.append(_node(ids[node], _label(N.gate(node, constants, precision), sub,
+                                             *show(node, t), precision),
+                           "ellipse" if t.numel() <= 8 else "box", "rounded,filled", "#ffffff",
+                           root=node is order[0]))
+    for k, (prefix, nodes) in enumerate(groups.items(), 1):
+        last = [n for n in forward if n in nodes][-1]
+        ids[prefix] = f"mod{k}"
+        inside = ", ".join(f"{n.rpartition('.')[2]} {N.shape(by_name[n].shape)}"
+                           for n in names.values() if n.rpartition(".")[0] == prefix)
+        lines.append(_node(ids[prefix], _label(prefix, inside, *show(last, made[last]), precision),
+                           "box", "rounded,filled", "#fff8e1", root=last is order[0]))
+
+    def rep(t):
+        if t.grad_fn is None:
+            return ids.get(id(t))
+        return ids[member[t.grad_fn]] if t.grad_fn in member else ids[t.grad_fn]
+
+    edges = {}  # (from, to) -> None: ordered, without repeats
+    for node in forward:
+        dst = ids[member[node]] if node in member else ids[node]
+        for t in node.inputs:
+            if hasattr(t, "grad_fn"):
+                src = rep(t)
+                if src is not None and src != dst:
+                    edges[src, dst] = None
+    lines += [f"  {a} -> {b};" for a, b in edges]
+    # left to right like a circuit for scalars and short chains; top-down for a network
+    scalars = all(t.numel() <= 8 for t in list(made.values()) + leaves)
+    rankdir = rankdir or ("LR" if scalars or len(ids) <= 6 else "TB")
+    head = ["digraph chainrule {", f"  rankdir={rankdir};",
+            '  node [fontname="Helvetica", fontsize=11, margin="0.08,0.04"];',
+            '  edge [color="#757575", arrowsize=0.7];']
+    return Graph("\n".join(head + lines + ["}"]) + "\n")
+
+
+def _leaves_and_consumers(forward):
+    leaves, seen, consumers = [], set(), {}
+    for node in forward:
+        for t in node.inputs:
+            if not hasattr(t, "grad_fn"):
+                continue
+            key = t.grad_fn if t.grad_fn is not None else id(t)
+            consumers.setdefault(key, []).append(node)
+            if t.grad_fn is None and id(t) not in seen:
+                seen.add(id(t))
+                leaves.append(t)
+    return leaves, consumers
+
+
+def _modules(forward, names, consumers) -> dict:
+    """module path -> the ops between its parameters and its output: those downstream of a
+    parameter of the module and upstream of (or equal to) an op that uses one directly."""
+    params = {}
+    for tid, name in names.items():
+        prefix = name.rpartition(".")[0]
+        if prefix:
+            params.setdefault(prefix, []).append(tid)
+    groups, taken = {}, set()
+    for prefix, tids in params.items():
+        direct = {n for tid in tids for n in consumers.get(tid, [])}
+        if not direct:
+            continue
+        down, stack = set(direct), list(direct)
+        while stack:
+            for c in consumers.get(stack.pop(), []):
+                if c not in down:
+                    down.add(c)
+                    stack.append(c)
+        up, stack = set(direct), list(direct)
+        while stack:
+            for t in stack.pop().inputs:
+                fn = getattr(t, "grad_fn", None)
+                if fn is not None and fn not in up:
+                    up.add(fn)
+                    stack.append(fn)
+        nodes = (down & up) - taken
+        if nodes:
+            groups[prefix] = nodes
+            taken |= nodes
+    return groups
+
+
+def _shape_of(t) -> str:
+    return N.shape(t.shape) if t.ndim else ""
+
+
+def _node(nid, label, shape, style, fill, root=False) -> str:
+    extra = ", peripheries=2" if root else ""
+    return (f'  {nid} [label=<{label}>, shape={shape}, style="{style}", fillcolor="{fill}", '
+            f'color="#9e9e9e"{extra}];')
+
+
+def _label(title, subtitle, value, grad, precision) -> str:
+    rows = [f"<TR><TD><B>{_esc(title)}</B></TD></TR>"]
+    if subtitle:
+        small = f'<FONT POINT-SIZE="9" COLOR="#616161">{_esc(subtitle)}</FONT>'
+        rows.append(f"<TR><TD>{small}</TD></TR>")
+    for a, color in ((value, VALUE_COLOR), (grad, GRAD_COLOR)):
+        if a is not None:
+            rows += _show(np.asarray(a), color, precision)
+    table = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+    return table + "".join(rows) + "</TABLE>"
+
+
+def _show(a, color, precision):
+    """A scalar or a few numbers as text; a large tensor as min/mean/max and a tiny heat-map."""
+    font = f'<FONT COLOR="{color}">'
+    if a.size <= 8:
+        texts = [N.array(r, precision) for r in a] if a.ndim == 2 else [N.array(a, precision)]
+        return [f"<TR><TD>{font}{_esc(s)}</FONT></TD></TR>" for s in texts]
+    a = a.astype(np.float64)
+    scale = np.abs(a).max()
+    stat = [0.0 if abs(v) <= 1e-12 * scale else v for v in (a.min(), a.mean(), a.max())]
+    stats = "min {}  mean {}  max {}".format(*(N.number(v, 3) for v in stat))
+    return [f'<TR><TD>{font}<FONT POINT-SIZE="9">{stats}</FONT></FONT></TD></TR>',
+            f"<TR><TD>{_heatmap(a, color)}</TD></TR>"]
+
+
+def _heatmap(a, color, rows=6, cols=12) -> str:
+    """The first matrix of ``a`` (the first image of a batch), averaged down to a small grid."""
+    m = a[(0,) * (a.ndim - 2)] if a.ndim > 2 else a.reshape(1, -1) if a.ndim < 2 else a
+    r_edges = np.linspace(0, m.shape[0], min(rows, m.shape[0]) + 1).astype(int)
+    c_edges = np.linspace(0, m.shape[1], min(cols, m.shape[1]) + 1).astype(int)
+    grid = np.array([[m[r0:r1, c0:c1].mean() for c0, c1 in zip(c_edges, c_edges[1:])]
+                     for r0, r1 in zip(r_edges, r_edges[1:])])
+    scale = np.abs(grid).max() or 1.0
+    cells = "".join("<TR>" + "".join(
+        f'<TD BGCOLOR="{_shade(v / scale, color)}" WIDTH="7" HEIGHT="7" FIXEDSIZE="TRUE"></TD>'
+        for v in row) + "</TR>" for row in grid)
+    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{cells}</TABLE>'
+
+
+def _shade(t, color) -> str:
+    """White at 0, ``color`` at +1, blue at -1."""
+    base = NEGATIVE_COLOR if t < 0 else color
+    rgb = [int(base[i:i + 2], 16) for i in (1, 3, 5)]
+    mix = [round(255 + (c - 255) * min(abs(t), 1.0)) for c in rgb]
+    return "#" + "".join(f"{c:02x}" for c in mix)
+
+
+def _esc(s) -> str:
+    return html.escape(str(s), quote=False)

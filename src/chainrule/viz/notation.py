@@ -1,0 +1,197 @@
+"""How the graph is written down: numbers, tensors, names, and each op's formula and local
+derivative, shared by ``draw_graph`` and ``explain``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# op -> forward formula in its inputs' names {0}, {1}
+FORMULA = {
+    "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} · {1}", "div": "{0} / {1}",
+    "pow": "{0}^{1}", "neg": "-{0}", "exp": "exp({0})", "log": "log({0})", "sqrt": "√{0}",
+    "abs": "|{0}|", "sin": "sin({0})", "cos": "cos({0})", "sigmoid": "σ({0})",
+    "tanh": "tanh({0})", "relu": "relu({0})", "matmul": "{0} @ {1}", "sum": "Σ {0}",
+    "mean": "mean({0})", "clone": "{0}", "to": "{0}",
+}
+
+# op -> local derivative ∂y/∂(input i), in the inputs' names {0}, {1}
+LOCAL = {
+    "add": ("1", "1"), "sub": ("1", "-1"), "mul": ("{1}", "{0}"), "div": ("1/{1}", "-{0}/{1}²"),
+    "pow": ("{1}·{0}^({1}-1)", "{0}^{1}·log({0})"), "neg": ("-1",), "exp": ("exp({0})",),
+    "log": ("1/{0}",), "sqrt": ("1/(2√{0})",), "abs": ("sign({0})",), "sin": ("cos({0})",),
+    "cos": ("-sin({0})",), "sigmoid": ("σ({0})·(1 - σ({0}))",), "tanh": ("1 - tanh²({0})",),
+    "relu": ("[{0} > 0]",), "clone": ("1",), "to": ("1",),
+}
+
+# ops whose backward multiplies the upstream gradient element by element by a local derivative
+ELEMENTWISE = set(LOCAL) | {"maximum", "minimum", "clamp", "where", "leaky_relu", "gelu"}
+
+# the symbol a gate shows in a drawing, as in CS231n's circuit diagrams
+GATE = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "matmul": "@",
+        "neg": "−x", "sigmoid": "σ", "sum": "Σ"}
+
+
+def number(v, precision: int = 4) -> str:
+    """1.36787944 -> '1.3679', 1.0 -> '1', 1e-9 -> '1e-09'."""
+    v = float(v)
+    if not np.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) < 10.0 ** -precision or abs(v) >= 1e6):
+        return f"{v:.{precision}g}"
+    s = f"{v:.{precision}f}".rstrip("0").rstrip(".")
+    return "0" if s == "-0" else s
+
+
+def is_scalar(a) -> bool:
+    return np.size(a) == 1
+
+
+def array(a, precision: int = 4, few: int = 6) -> str:
+    """A tensor compactly: all entries when there are at most ``few``, else the shape and the
+    first few entries."""
+    a = np.asarray(a)
+    if a.size == 1:
+        return number(a.reshape(()), precision)
+    if a.size <= few:
+        return _nested(a, precision)
+    head = ", ".join(number(x, precision) for x in a.reshape(-1)[:3])
+    return f"{shape(a.shape)} [{head}, …]"
+
+
+def _nested(a, precision):
+    if a.ndim == 0:
+        return number(a, precision)
+    return "[" + ", ".join(_nested(x, precision) for x in a) + "]"
+
+
+def shape(s) -> str:
+    return str(tuple(int(n) for n in s))
+
+
+def op_of(node) -> str:
+    return type(node).op_name()
+
+
+def rule(node) -> str | None:
+    """The op's own statement of its math: the first paragraph of its docstring, which by the
+    house style reads "y = ...;  dL/dx = ..."."""
+    doc = type(node).__doc__
+    return " ".join(doc.strip().split("\n\n")[0].split()) if doc else None
+
+
+def formula(node, names: list) -> str:
+    """``h + 1``: the node's forward formula in its inputs' names."""
+    op = op_of(node)
+    tensors = [n for n in names if n is not None]
+    if op in ("sum", "mean") and _partial(node):
+        dims = node.inputs[1]
+        return f"{op}({names[0]}, dim={dims[0] if len(dims) == 1 else tuple(dims)})"
+    if op in FORMULA and FORMULA[op].count("{1}") <= len(names) - 1:
+        return _fill(FORMULA[op], names)
+    return f"{op}({', '.join(tensors)})"
+
+
+def _partial(node) -> bool:
+    """A sum or mean over some axes only."""
+    x, axes = node.inputs[0], node.inputs[1] if len(node.inputs) > 1 else None
+    return isinstance(axes, tuple) and len(axes) < np.ndim(getattr(x, "data", x))
+
+
+def local(node, i: int, names: list) -> str | None:
+    """``exp(e)``: ∂(node's output)/∂(input i) as a formula, where the op has a simple one."""
+    op = op_of(node)
+    if op == "pow" and i == 0 and _is_number(names[1]):
+        p, x = float(names[1]), _wrap(names[0])
+        return f"2·{x}" if p == 2 else f"{number(p)}·{x}^{number(p - 1)}"
+    rules = LOCAL.get(op)
+    if rules is None or i >= len(rules):
+        return None
+    return _fill(rules[i], names)
+
+
+def _fill(template: str, names: list) -> str:
+    """Put the names into the template, parenthesised unless the template already does."""
+    for k, n in enumerate(names):
+        template = template.replace(f"({{{k}}})", f"({n})").replace(f"{{{k}}}", _wrap(n))
+    return template
+
+
+def gate(node, constants: list, precision: int = 4) -> str:
+    """What a gate shows in the drawing: '+1', '×-1', '1/x', 'exp', '@'."""
+    op = op_of(node)
+    consts = [(i, c) for i, c in enumerate(constants) if c is not None]
+    if len(node.inputs) == 2 and len(consts) == 1 and np.size(consts[0][1]) == 1:
+        i, c = consts[0]
+        c = number(np.asarray(c).reshape(()), precision)
+        if op == "div":
+            return f"{c}/x" if i == 0 else f"/{c}"
+        if op == "pow":
+            return f"x^{c}" if i == 1 else f"{c}^x"
+        if op == "sub" and i == 0:
+            return f"{c}−x"
+        if op in GATE:
+            return GATE[op] + c
+    return GATE.get(op, op)
+
+
+def _is_number(s) -> bool:
+    try:
+        float(s)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _wrap(name: str) -> str:
+    """Parenthesise what would not read as one term inside a formula."""
+    if name is None:
+        return "?"
+    if _is_number(name) and float(name) < 0:
+        return f"({name})"
+    return name
+
+
+class Names:
+    """Names for the tensors of a graph: the ones given, then letters in order of first use."""
+
+    def __init__(self, given=None, output=None):
+        self._letters = iter("abcdeghkmnpqrstuvwyzxijlo")  # f is the output's
+        self._count = 0
+        self.by_id = {}
+        for name, t in given or ():
+            self.by_id.setdefault(id(t), name)
+        self.used = set(self.by_id.values())
+        if output is not None and id(output) not in self.by_id:
+            free = [n for n in ("f", "y", "L") if n not in self.used]
+            self.by_id[id(output)] = free[0] if free else self._fresh()
+            self.used.add(self.by_id[id(output)])
+
+    def __call__(self, t) -> str:
+        name = self.by_id.get(id(t))
+        if name is None:
+            name = self._fresh()
+            self.by_id[id(t)] = name
+            self.used.add(name)
+        return name
+
+    def _fresh(self) -> str:
+        for c in self._letters:
+            if c not in self.used:
+                return c
+        self._count += 1
+        while f"t{self._count}" in self.used:
+            self._count += 1
+        return f"t{self._count}"
+
+
+def named(given):
+    """``(pairs, tensors)`` from a tensor, a list of tensors, a dict name -> tensor or
+    ``named_parameters()``: the (name, tensor) pairs given, and all the tensors (None for None)."""
+    if given is None:
+        return [], None
+    if hasattr(given, "grad_fn"):
+        return [], [given]
+    items = list(given.items()) if isinstance(given, dict) else list(given)
+    if items and all(isinstance(p, tuple) and len(p) == 2 for p in items):
+        return items, [t for _, t in items]
+    return [], items
