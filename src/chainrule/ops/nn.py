@@ -49,7 +49,7 @@ class Linear(Function):
         if need[1]:
             grad_w = g.T @ (x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
         if need[2]:
-            grad_b = g.sum(axis=0)
+            grad_b = np.add.reduce(g, axis=0)
         return grad_x, grad_w, grad_b
 
 
@@ -100,12 +100,14 @@ class BatchNorm(Function):
         y = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
         if bias is not None:
             y += bias.reshape(shape)
-        ctx.saved = (xhat, invstd, weight, training, axes, shape)
+        ctx.saved = (xhat, invstd, weight)
+        ctx.training, ctx.axes, ctx.shape = training, axes, shape  # metadata outside saved
         return y
 
     @staticmethod
     def backward(ctx, grad_output):
-        xhat, invstd, weight, training, axes, shape = ctx.saved
+        xhat, invstd, weight = ctx.saved
+        training, axes, shape = ctx.training, ctx.axes, ctx.shape
         need = ctx.needs_input_grad
         g = grad_output
         sum_g = g.sum(axis=axes) if need[4] or (need[0] and training) else None
@@ -116,7 +118,8 @@ class BatchNorm(Function):
             scale = scale.reshape(shape).astype(g.dtype, copy=False)
             if training:
                 n = g.size // g.shape[1]
-                grad_x = (g - (sum_g / n).reshape(shape) - xhat * (sum_gx / n).reshape(shape)) * scale
+                mean_g, mean_gx = (sum_g / n).reshape(shape), (sum_gx / n).reshape(shape)
+                grad_x = (g - mean_g - xhat * mean_gx) * scale
             else:
                 grad_x = g * scale
         return (grad_x, None, None, sum_gx if need[3] else None, sum_g if need[4] else None)
@@ -144,7 +147,8 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
         mask = np.zeros(input.shape, dtype)
     else:
         keep = 1.0 - p
-        draw = _rng(generator).random(input.shape, dtype=np.float64 if dtype == np.float64 else np.float32)
+        draw_dtype = np.float64 if dtype == np.float64 else np.float32
+        draw = _rng(generator).random(input.shape, dtype=draw_dtype)
         mask = (draw < keep) * np.asarray(1.0 / keep, dtype)
     return Dropout.apply(input, mask)
 
