@@ -60,15 +60,16 @@ def test_same_seed_gives_bit_identical_weights(tmp_path, model):
     assert not all(np.array_equal(wa[k], v) for k, v in _weights(c["model"]).items())
 
 
-@pytest.mark.parametrize("stop_at", [(0, 7), (1, 0), (1, 12)])
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, stop_at):
-    full = train(_cfg(tmp_path, "full", model="cnn"), data=DATA, log=lambda *a: None)
+@pytest.mark.parametrize("model,stop_at", [("mlp", (0, 7)), ("mlp", (1, 0)), ("cnn", (1, 12))])
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, model, stop_at):
+    """(1, 0): stopped at the end of epoch 1; the CNN's dropout checks the random state."""
+    full = train(_cfg(tmp_path, "full", model=model), data=DATA, log=lambda *a: None)
 
     def ctrl_c(epoch, step):  # a real SIGINT, as Ctrl-C sends
         if (epoch, step) == stop_at or (stop_at[1] == 0 and (epoch, step) == (stop_at[0] - 1, 18)):
             os.kill(os.getpid(), signal.SIGINT)
 
-    cfg = _cfg(tmp_path, "cut", model="cnn")
+    cfg = _cfg(tmp_path, "cut", model=model)
     with pytest.raises(TrainingInterrupted) as stopped:
         train(cfg, data=DATA, log=lambda *a: None, on_step=ctrl_c)
     resumed = train(cfg, resume=stopped.value.path, data=DATA, log=lambda *a: None)

@@ -16,33 +16,6 @@ def is_grad_enabled() -> bool:
     return _State.grad_enabled
 
 
-class set_grad_enabled:
-    """Context manager and decorator that sets graph recording to ``mode``."""
-
-    def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
-        self.prev = _State.grad_enabled
-        _State.grad_enabled = self.mode  # like PyTorch: also works as a plain call
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _State.grad_enabled = self.prev
-        return False
-
-    def __call__(self, func):
-        mode = self.mode
-        _State.grad_enabled = self.prev  # used as a decorator: undo the call-time switch
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return func(*args, **kwargs)
-
-        return wrapper
-
-
 class _GradMode:
     mode = True
 
@@ -80,3 +53,19 @@ class enable_grad(_GradMode):
     """Record the graph again inside a ``no_grad`` block."""
 
     mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Set graph recording to ``mode``: as a context manager, a decorator, or a plain call."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+        self.prev = _State.grad_enabled
+        _State.grad_enabled = self.mode  # like PyTorch, a plain call switches at once
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, func):
+        _State.grad_enabled = self.prev  # used as a decorator: undo the call-time switch
+        return super().__call__(func)
