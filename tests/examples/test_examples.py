@@ -162,7 +162,7 @@ def test_xor_loss_falls_monotonically_and_predictions_approach_the_targets(tmp_p
 
 def test_every_demo_has_an_example_script():
     assert sorted(DEMOS) == ["bp-2-2-1", "linear-regression", "linear-relu-linear-mse",
-                             "sigmoid-graph", "xor-sigmoid"]
+                             "mnist-tanh-softmax", "sigmoid-graph", "xor-sigmoid"]
     for name, (module, about) in DEMOS.items():
         assert (ROOT / "examples" / f"{module}.py").exists() and about
 

@@ -23,6 +23,8 @@ DEMOS = {
                                "hand-written mse_grad, relu_grad, lin_grad against autograd"),
     "xor-sigmoid": ("xor_sigmoid", "XOR with four sigmoid hidden units: the loss falls, the "
                     "predictions approach 0 1 1 0"),
+    "mnist-tanh-softmax": ("mnist_tanh_softmax", "softmax(tanh(x·W0 + b0)·W1 + b1) on real MNIST: "
+                           "squared loss against cross-entropy"),
 }
 
 
