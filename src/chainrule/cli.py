@@ -26,38 +26,49 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train an MLP or a CNN on MNIST. Writes the checkpoint, "
                                    "metrics.csv, curves.png and confusion.png into --out. Ctrl-C "
                                    "saves a resumable checkpoint.")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    t.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"],
+                   help="the data set (default: mnist)")
+    t.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
+                   help="mlp: 784-512-256-10 with ReLU; cnn: two conv+pool blocks, two linear "
+                        "layers (default: mlp)")
     t.add_argument("--epochs", type=_positive_int, default=None,
                    help="number of epochs (default: 10 for mlp, 5 for cnn)")
-    t.add_argument("--batch-size", type=_positive_int, default=64)
+    t.add_argument("--batch-size", type=_positive_int, default=64, help="default: 64")
     t.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: 0.05 for sgd, 0.001 for adam), cosine-annealed")
     t.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
                    help="sgd (Nesterov momentum 0.9) or adam")
-    t.add_argument("--momentum", type=float, default=0.9)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (default: 0)")
+    t.add_argument("--seed", type=int, default=0,
+                   help="seeds initialisation, the validation split, shuffling and dropout: the "
+                        "same seed gives the same weights (default: 0)")
     t.add_argument("--data-dir", default=None,
                    help="folder holding the MNIST files (or a parent with mnist/); default: "
                         "$CHAINRULE_DATA/mnist, then ~/.cache/chainrule/mnist")
+    t.add_argument("--download", action="store_true",
+                   help="fetch missing MNIST files from the public mirrors (MD5-checked)")
     t.add_argument("--val-size", type=int, default=5000,
                    help="training images held out for validation")
     t.add_argument("--out", default=None, help="output folder (default: runs/<dataset>-<model>)")
     t.add_argument("--resume", metavar="CHECKPOINT", default=None,
                    help="continue from a checkpoint written by train (also after Ctrl-C)")
-    t.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads")
+    t.add_argument("--threads", type=_positive_int, default=None,
+                   help="BLAS threads (default: NumPy's; 1 is often faster on a busy machine)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="no PNG plots")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--data-dir", default=None)
-    e.add_argument("--split", default="test", choices=["test", "train"])
+    e.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by train")
+    e.add_argument("--data-dir", default=None,
+                   help="folder holding the data (default: the one the checkpoint was trained on)")
+    e.add_argument("--split", default="test", choices=["test", "train"],
+                   help="which split to evaluate (default: test)")
 
     pr = sub.add_parser("predict", help="classify digit images (PNG/JPEG) with a checkpoint")
-    pr.add_argument("--checkpoint", required=True)
-    pr.add_argument("images", nargs="+", metavar="IMAGE")
+    pr.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by train")
+    pr.add_argument("images", nargs="+", metavar="IMAGE",
+                    help="PNG or JPEG files, one digit each (any size; dark-on-light is inverted)")
 
     d = sub.add_parser("demo", help="run a worked example of backpropagation")
     d.add_argument("name", nargs="?", help="the demo (omit to list them)")
@@ -76,7 +87,8 @@ def _train(args) -> int:
                       momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
                       data_dir=args.data_dir, val_size=args.val_size,
                       out=args.out or f"runs/{args.dataset}-{args.model}",
-                      progress=not args.no_progress, plots=not args.no_plots)
+                      progress=not args.no_progress, plots=not args.no_plots,
+                      download=args.download)
     if args.resume and args.out is None:
         cfg.out = str(Path(args.resume).parent)
     try:

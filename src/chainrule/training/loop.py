@@ -40,6 +40,7 @@ class TrainConfig:
     val_size: int = 5000
     progress: bool = True
     plots: bool = True
+    download: bool = False
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -57,13 +58,13 @@ class TrainingInterrupted(Exception):
 
 # -- data -------------------------------------------------------------------------------------
 
-def load_dataset(name: str, root, train: bool):
+def load_dataset(name: str, root, train: bool, download: bool = False):
     """The normalised images (N, 1, 28, 28) float32 and labels of MNIST or Fashion-MNIST."""
     from ..datasets import FashionMNIST, MNIST
     kinds = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "fashionmnist": FashionMNIST}
     if name not in kinds:
         raise ValueError(f"unknown dataset {name!r}: choose mnist or fashion-mnist")
-    ds = kinds[name](root=root, train=train)
+    ds = kinds[name](root=root, train=train, download=download)
     images, labels = ds._arrays()
     images = (images - np.float32(ds.mean)) / np.float32(ds.std)
     return TensorDataset(images, labels)
@@ -176,8 +177,8 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         cfg = saved_cfg
 
     if data is None:
-        full_train = load_dataset(cfg.dataset, cfg.data_dir, train=True)
-        test_set = load_dataset(cfg.dataset, cfg.data_dir, train=False)
+        full_train = load_dataset(cfg.dataset, cfg.data_dir, train=True, download=cfg.download)
+        test_set = load_dataset(cfg.dataset, cfg.data_dir, train=False, download=cfg.download)
     else:
         full_train, test_set = data
     val_size = min(cfg.val_size, len(full_train) // 5)
