@@ -1,0 +1,491 @@
+"""Convolution and pooling over (N, C, H, W) arrays, as ``torch.nn.functional``.
+
+A convolution is one matmul. The padded input is copied channel-major into a flat buffer
+(C, N, Hp, Wp); each kernel offset (i, j) is one strided view of it, and ``cols`` stacks the kh*kw
+views, (C*kh*kw, N*Ho*Wq), so that Y = W @ cols. With stride 1 an output row runs over the whole
+padded width (Wq = Wp; the last Wp - Wo columns are computed and dropped), so that a view is C*N
+runs of Ho*Wp contiguous floats: im2col is kh*kw long copies, col2im kh*kw long adds.
+Y comes out channel-major, (O, N, Ho, Wq) in memory, and ``conv2d`` returns it as an (N, O, Ho, Wo)
+view, uncopied; the pools keep whichever layout they are given.
+
+Pooling walks the kh*kw offsets of the window the same way, each a strided view of the input:
+no scatter (``np.add.at``) anywhere. Big arrays come from a small pool of recycled buffers
+(``_scratch``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd.function import Function
+
+__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
+
+
+class Conv2d(Function):
+    """y[n,o,h,w] = b[o] + Σ_{c,i,j} W[o,c,i,j] · xpad[n,c, sh·h + dh·i, sw·w + dw·j]: Y = W @ cols;
+    dL/dW = dL/dY @ colsᵀ,  dL/dcols = Wᵀ @ dL/dY (added back onto x: col2im),  dL/db = Σ dL/dY"""
+
+    op = "conv2d"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x[None]
+        n, c, h, w = x.shape
+        o, _, kh, kw = weight.shape
+        (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
+        hp, wp = h + pt + pb, w + pl + pr
+        ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+        wq = wp if (sh, sw) == (1, 1) else wo  # stride 1: whole padded rows, one run per (c, n)
+        buf = _padded(x, hp, wp, pt, pl, 0, tail=dw * (kw - 1))
+        cols = _scratch((c, kh, kw, n, ho, wq), x.dtype)
+        np.copyto(cols, _windows(buf, (c, n, hp, wp), (kh, kw), (ho, wq), stride, dilation))
+        cols = cols.reshape(groups, c // groups * kh * kw, n * ho * wq)
+        out = _matmul(weight.reshape(groups, o // groups, -1), cols,
+                      _scratch((groups, o // groups, n * ho * wq), x.dtype))  # (G, O/G, N*Ho*Wq)
+        if bias is not None:
+            flat = out.reshape(o, n * ho * wq)
+            flat += bias[:, None]
+        # y (N, O, Ho, Wo) is a view of the channel-major result: no copy back to (N, O, ...)
+        y = out.reshape(o, n, ho, wq)[..., :wo].transpose(1, 0, 2, 3)
+        need = ctx.needs_input_grad
+        ctx.saved = (cols if need[1] else None, weight if need[0] else None, (n, c, h, w), wq,
+                     unbatched)
+        return y[0] if unbatched else y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        cols, weight, (n, c, h, w), wq, unbatched = ctx.saved
+        stride, (pt, pb, pl, pr), dilation, groups = ctx.inputs[3:]
+        need = ctx.needs_input_grad
+        g = grad_output[None] if unbatched else grad_output
+        _, o, ho, wo = g.shape
+        ge = g.transpose(1, 0, 2, 3)  # dL/dY channel-major, zero in the dropped columns
+        if wq != wo or not ge.flags.c_contiguous:
+            ge = _scratch((o, n, ho, wq), g.dtype)
+            ge[..., wo:] = 0
+            np.copyto(ge[..., :wo], g.transpose(1, 0, 2, 3))
+        ge = ge.reshape(groups, o // groups, n * ho * wq)
+        grad_x = grad_w = grad_b = None
+        if need[2]:
+            grad_b = ge.reshape(o, n * ho * wq).sum(axis=1)
+        if need[1]:
+            grad_w = _matmul(ge, cols.transpose(0, 2, 1)).reshape(ctx.inputs[1].shape)
+        if need[0]:
+            kh, kw = weight.shape[2:]
+            gcols = _matmul(weight.reshape(groups, o // groups, -1).transpose(0, 2, 1), ge,
+                            _scratch((groups, c // groups * kh * kw, ge.shape[2]), g.dtype))
+            gcols = gcols.reshape(c, kh, kw, n, ho, wq)
+            hp, wp = h + pt + pb, w + pl + pr
+            buf = _scratch((c * n * hp * wp + dilation[1] * (kw - 1),), g.dtype)
+            buf.fill(0)
+            views = _windows(buf, (c, n, hp, wp), (kh, kw), (ho, wq), stride, dilation)
+            for i in range(kh):
+                for j in range(kw):
+                    view = views[:, i, j]
+                    view += gcols[:, i, j]
+            grad_x = buf[:c * n * hp * wp].reshape(c, n, hp, wp)
+            grad_x = grad_x[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
+            if unbatched:
+                grad_x = grad_x[0]
+        return grad_x, grad_w, grad_b, None, None, None, None
+
+
+class MaxPool2d(Function):
+    """y = the max of each window;  dL/dx = dL/dy at the window's first maximum (row-major, as
+    PyTorch), 0 elsewhere: routed offset by offset, ``rest`` holding what is not yet taken"""
+
+    op = "max_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, dilation, out_size, indices=None):
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x[None]
+        fill = -np.inf if x.dtype.kind in "fc" else np.iinfo(x.dtype).min
+        xp = _pool_input(x, kernel_size, stride, padding, dilation, out_size, fill)
+        views = _offsets(xp, kernel_size, stride, dilation, out_size)
+        y = _empty(views[0].shape, x.dtype, _channel_major(x))  # x's layout (e.g. a conv's)
+        np.copyto(y, views[0])
+        for v in views[1:]:
+            np.maximum(y, v, out=y)
+        if indices is not None:  # return_indices: where each max came from, in the unpadded input
+            indices.append(_argmax_indices(views, y, x.shape, kernel_size, stride, padding,
+                                           dilation, unbatched))
+        ctx.saved = (xp, y, x.shape, unbatched) if ctx.needs_input_grad[0] else ()
+        return y[0] if unbatched else y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        xp, y, shape, unbatched = ctx.saved
+        kernel_size, stride, padding, dilation, out_size = ctx.inputs[1:6]
+        layout = _channel_major(y)
+        rest = _empty(y.shape, y.dtype, layout)  # laid out as y and x, whatever grad_output is
+        np.copyto(rest, grad_output[None] if unbatched else grad_output)
+        is_max = _empty(y.shape, bool, layout)
+        taken = _empty(y.shape, y.dtype, layout)
+        grad, views, overlap = _grad_buffer(xp.shape, layout, shape, kernel_size, stride, padding,
+                                            dilation, out_size, rest.dtype)
+        xviews = _offsets(xp, kernel_size, stride, dilation, out_size)
+        last = len(views) - 1
+        for k, (gv, xv) in enumerate(zip(views, xviews)):
+            np.equal(xv, y, out=is_max)
+            if overlap:
+                np.multiply(rest, is_max, out=taken)
+                gv += taken
+            else:
+                np.multiply(rest, is_max, out=gv)
+            if k < last:
+                rest -= taken if overlap else gv  # the first max takes it all; later ties get 0
+        return _crop(grad, shape, padding, unbatched), None, None, None, None, None
+
+
+class AvgPool2d(Function):
+    """y = Σ window / divisor;  dL/dx = Σ over the windows holding x of dL/dy / divisor"""
+
+    op = "avg_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, out_size, count_include_pad, divisor):
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x[None]
+        xp = _pool_input(x, kernel_size, stride, padding, (1, 1), out_size, 0)
+        views = _offsets(xp, kernel_size, stride, (1, 1), out_size)
+        y = _empty(views[0].shape, x.dtype, _channel_major(x))
+        np.copyto(y, views[0])
+        for v in views[1:]:
+            y += v
+        div = _divisor(x.shape, kernel_size, stride, padding, out_size, count_include_pad,
+                       divisor, x.dtype)
+        y /= div
+        ctx.saved = (div, x.shape, xp.shape, _channel_major(x), unbatched)
+        return y[0] if unbatched else y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        div, shape, padded_shape, channel_major, unbatched = ctx.saved
+        kernel_size, stride, padding, out_size = ctx.inputs[1:5]
+        g = _empty(grad_output.shape, grad_output.dtype, channel_major and not unbatched)
+        np.divide(grad_output, div, out=g)
+        g = g[None] if unbatched else g
+        grad, views, overlap = _grad_buffer(padded_shape, channel_major, shape, kernel_size,
+                                            stride, padding, (1, 1), out_size, g.dtype)
+        for gv in views:
+            if overlap:
+                gv += g
+            else:
+                np.copyto(gv, g)
+        return _crop(grad, shape, padding, unbatched), None, None, None, None, None, None
+
+
+# -- the functions, with PyTorch's signatures ------------------------------------------------------
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
+
+    input (N, C, H, W) or (C, H, W), weight (O, C/groups, kh, kw), bias (O,) -> (N, O, Ho, Wo)
+    with Ho = (H + 2·padding - dilation·(kh - 1) - 1) // stride + 1 (likewise Wo). ``padding``
+    is an int, a pair, ``'valid'`` (0) or ``'same'`` (stride 1 only; the odd pixel goes
+    bottom/right, as PyTorch)."""
+    op = "conv2d"
+    shape, wshape = tuple(input.shape), tuple(weight.shape)
+    if len(shape) not in (3, 4) or 0 in shape[-3:]:
+        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got input "
+                           f"of shape {shape}")
+    if len(wshape) != 4:
+        raise RuntimeError(f"{op}: expected a 4-D weight (out_channels, in_channels / groups, kh, "
+                           f"kw), got weight of shape {wshape}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise RuntimeError(f"{op}: groups must be a positive integer, got {groups!r}")
+    if wshape[0] % groups:
+        raise RuntimeError(f"{op}: out_channels ({wshape[0]}) of weight of shape {wshape} must be "
+                           f"divisible by groups={groups}")
+    if shape[-3] != wshape[1] * groups:
+        g = f" and groups={groups}" if groups != 1 else ""
+        raise RuntimeError(f"{op}: expected input with {wshape[1] * groups} channels for weight of "
+                           f"shape {wshape}{g}, got input of shape {shape}")
+    if bias is not None and tuple(bias.shape) != (wshape[0],):
+        raise RuntimeError(f"{op}: expected bias of shape ({wshape[0]},) for weight of shape "
+                           f"{wshape}, got bias of shape {tuple(bias.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(f"{op}: input ({input.dtype}) and {name} ({t.dtype}) must have the "
+                               "same dtype")
+    if input.dtype.kind not in "fc":
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    stride = _pair(stride, "stride", op, minimum=1)
+    dilation = _pair(dilation, "dilation", op, minimum=1)
+    kh, kw = wshape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise RuntimeError(f"{op}: padding='same' is not supported for strided "
+                                   f"convolutions (stride={stride})")
+            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+            pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            raise RuntimeError(f"{op}: invalid padding string {padding!r}, should be one of "
+                               "'valid', 'same'")
+    else:
+        ph, pw = _pair(padding, "padding", op, minimum=0)
+        pads = (ph, ph, pw, pw)
+    hp, wp = shape[-2] + pads[0] + pads[1], shape[-1] + pads[2] + pads[3]
+    eh, ew = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    if hp < eh or wp < ew:
+        dilated = " (dilated)" if dilation != (1, 1) else ""
+        raise RuntimeError(f"{op}: input of size {hp}x{wp} (after padding) is smaller than the"
+                           f"{dilated} kernel {eh}x{ew}")
+    return Conv2d.apply(input, weight, bias, stride, pads, dilation, int(groups))
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max over kh x kw windows, as ``torch.nn.functional.max_pool2d``: (N, C, H, W) or
+    (C, H, W) -> (N, C, Ho, Wo); stride defaults to kernel_size; padding is -inf (at most half
+    the kernel). With ``return_indices``, also each max's flat index into the input's H*W."""
+    op = "max_pool2d"
+    kernel_size, stride, padding, dilation, out = _pool_args(
+        op, input, kernel_size, stride, padding, dilation, ceil_mode)
+    if not return_indices:
+        return MaxPool2d.apply(input, kernel_size, stride, padding, dilation, out)
+    found = []
+    y = MaxPool2d.apply(input, kernel_size, stride, padding, dilation, out, indices=found)
+    from ..tensor import _make
+    return y, _make(found[0], None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None):
+    """Mean over kh x kw windows, as ``torch.nn.functional.avg_pool2d``: (N, C, H, W) or
+    (C, H, W) -> (N, C, Ho, Wo). The divisor is ``divisor_override`` if given, else the window's
+    size clipped to the padded input (``count_include_pad``) or to the input itself."""
+    op = "avg_pool2d"
+    kernel_size, stride, padding, _, out = _pool_args(op, input, kernel_size, stride, padding, 1,
+                                                      ceil_mode)
+    if divisor_override is not None and (isinstance(divisor_override, bool)
+                                         or not isinstance(divisor_override, (int, np.integer))
+                                         or divisor_override == 0):
+        raise RuntimeError(f"{op}: divisor_override must be a non-zero integer, got "
+                           f"{divisor_override!r}")
+    if input.dtype.kind not in "fc":
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    return AvgPool2d.apply(input, kernel_size, stride, padding, out, bool(count_include_pad),
+                           divisor_override)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def _pair(v, name, op, minimum):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        v = (int(v), int(v))
+    else:
+        try:
+            v = tuple(v)
+        except TypeError:
+            v = None
+        ints = v is not None and all(isinstance(a, (int, np.integer)) for a in v)
+        if not ints or len(v) != 2 or any(isinstance(a, bool) for a in v):
+            raise RuntimeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+        v = (int(v[0]), int(v[1]))
+    if min(v) < minimum:
+        what = "positive" if minimum == 1 else "non-negative"
+        raise RuntimeError(f"{op}: {name} must be {what}, got {v}")
+    return v
+
+
+def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Normalise a pool's arguments, check them against the input, and compute (Ho, Wo)."""
+    shape = tuple(x.shape)
+    if len(shape) not in (3, 4) or 0 in shape[-3:]:
+        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got input "
+                           f"of shape {shape}")
+    k = _pair(kernel_size, "kernel_size", op, minimum=1)
+    empty = isinstance(stride, (tuple, list)) and len(stride) == 0  # PyTorch's [] for "default"
+    s = k if stride is None or empty else _pair(stride, "stride", op, minimum=1)
+    p = _pair(padding, "padding", op, minimum=0)
+    d = _pair(dilation, "dilation", op, minimum=1)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise RuntimeError(f"{op}: padding {p} must be at most half the kernel size {k}")
+    h, w = shape[-2:]
+    out = tuple(_pool_out(*a, ceil_mode) for a in zip((h, w), k, s, p, d))
+    if min(out) < 1:
+        dilated = f" with dilation {d}" if d != (1, 1) else ""
+        raise RuntimeError(f"{op}: input of size {h}x{w} (padding {p[0]}x{p[1]}) is too small for "
+                           f"the kernel {k[0]}x{k[1]}{dilated}: the output would be "
+                           f"{out[0]}x{out[1]}")
+    return k, s, p, d, out
+
+
+def _pool_out(n, k, s, p, d, ceil_mode):
+    """PyTorch's output size; with ceil_mode the last window must start in the input or left pad."""
+    span = n + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _matmul(a, b, out=None):
+    """(G, m, k) @ (G, k, n): a plain 2-D matmul when G = 1."""
+    if a.shape[0] == 1:
+        if out is None:
+            return (a[0] @ b[0])[None]
+        np.matmul(a[0], b[0], out=out[0])
+        return out
+    return np.matmul(a, b, out=out)
+
+
+_POOL = []  # arrays of 64 KiB and more handed out before, oldest first
+_POOL_BYTES = 256 << 20  # at most this much kept
+_POOL_LOCK = threading.Lock()
+
+
+def _scratch(shape, dtype):
+    """``np.empty(shape, dtype)``, recycling an array of an earlier call that nothing refers to any
+    more (neither the caller's results nor a graph's saved arrays: any view of it counts).
+
+    Why: with glibc's default malloc, big freed arrays go back to the OS and the next call's take
+    page faults again; that made a conv's forward + backward 2-4x slower in a training loop."""
+    dtype = np.dtype(dtype)
+    with _POOL_LOCK:
+        for k in range(len(_POOL)):
+            a = _POOL[k]
+            # 3 references: the pool's, ``a`` and getrefcount's argument; each view adds one
+            if a.shape == shape and a.dtype == dtype and sys.getrefcount(a) == 3:
+                return a
+        a = np.empty(shape, dtype)
+        if 1 << 16 <= a.nbytes <= _POOL_BYTES // 4:
+            _POOL.append(a)
+            total = sum(b.nbytes for b in _POOL)
+            while total > _POOL_BYTES:
+                total -= _POOL.pop(0).nbytes
+        return a
+
+
+def _padded(x, hp, wp, top, left, fill, tail):
+    """x (N, C, H, W) copied channel-major into a flat buffer (C, N, hp, wp) + ``tail`` spare
+    elements (what the last stride-1 window reads past the end), borders set to ``fill``."""
+    n, c, h, w = x.shape
+    buf = _scratch((c * n * hp * wp + tail,), x.dtype)
+    buf[c * n * hp * wp:] = fill
+    xp = buf[:c * n * hp * wp].reshape(c, n, hp, wp)
+    xp[:, :, :top] = fill
+    xp[:, :, top + h:] = fill
+    xp[:, :, top:top + h, :left] = fill
+    xp[:, :, top:top + h, left + w:] = fill
+    np.copyto(xp[:, :, top:top + h, left:left + w], x.transpose(1, 0, 2, 3))
+    return buf
+
+
+def _windows(buf, padded_shape, kernel, out, stride, dilation):
+    """The view (C, kh, kw, N, Ho, Wq) of the flat buffer: [c, i, j, n, y, x] is
+    xpad[c, n, sh·y + dh·i, sw·x + dw·j] (x running past the row when Wq = Wp: dropped later)."""
+    c, n, hp, wp = padded_shape
+    e = buf.itemsize
+    return as_strided(buf, (c,) + kernel + (n,) + out,
+                      (n * hp * wp * e, dilation[0] * wp * e, dilation[1] * e, hp * wp * e,
+                       stride[0] * wp * e, stride[1] * e), writeable=True)
+
+
+def _pool_input(x, kernel, stride, padding, dilation, out, fill):
+    """x padded with ``fill`` to cover every window (the padding, and ceil_mode's overhang)."""
+    n, c, h, w = x.shape
+    hb = max(h + 2 * padding[0], (out[0] - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1)
+    wb = max(w + 2 * padding[1], (out[1] - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1)
+    if (hb, wb) == (h, w):
+        return x
+    xp = _empty((n, c, hb, wb), x.dtype, _channel_major(x))
+    xp.fill(fill)
+    xp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
+    return xp
+
+
+def _offsets(xp, kernel, stride, dilation, out):
+    """For each kernel offset (i, j) in row-major order, the (N, C, Ho, Wo) view of what it sees."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out
+    return [xp[:, :, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+            for i in range(kh) for j in range(kw)]
+
+
+def _grad_buffer(padded_shape, channel_major, shape, kernel, stride, padding, dilation, out,
+                 dtype):
+    """A gradient buffer shaped (and laid out) like the padded input, its per-offset views, and
+    whether windows overlap (then views are added into, else written). Zeroed unless the windows
+    tile it."""
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    overlap = stride[0] < span[0] or stride[1] < span[1]
+    tiles = (not overlap and tuple(stride) == tuple(kernel)
+             and tuple(padded_shape[2:]) == tuple(shape[2:])
+             and (out[0] * stride[0], out[1] * stride[1]) == tuple(shape[2:]))
+    grad = _empty(padded_shape, dtype, channel_major)
+    if not tiles:
+        grad.fill(0)
+    return grad, _offsets(grad, kernel, stride, dilation, out), overlap
+
+
+def _channel_major(x):
+    """Whether x (N, C, H, W) lies in memory as (C, N, H, W): what a conv returns."""
+    return x.shape[0] > 1 and x.shape[1] > 1 and abs(x.strides[1]) > abs(x.strides[0])
+
+
+def _empty(shape, dtype, channel_major):
+    """An uninitialised (N, C, H, W) array (from the scratch pool), channel-major or not."""
+    if not channel_major:
+        return _scratch(shape, dtype)
+    n, c, h, w = shape
+    return _scratch((c, n, h, w), dtype).transpose(1, 0, 2, 3)
+
+
+def _crop(grad, shape, padding, unbatched):
+    """The gradient of the unpadded input, out of the padded buffer's."""
+    h, w = shape[2:]
+    if grad.shape[2:] != (h, w):
+        grad = grad[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+    return grad[0] if unbatched else grad
+
+
+def _divisor(shape, kernel, stride, padding, out, count_include_pad, divisor, dtype):
+    """avg_pool2d's divisor: a number, or per output position (Ho, Wo) where windows are clipped."""
+    if divisor is not None:
+        return dtype.type(divisor)
+    sizes = []
+    for n, k, s, p, o in zip(shape[2:], kernel, stride, padding, out):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        sizes.append(end - start)
+    size = sizes[0][:, None] * sizes[1][None, :]
+    if (size == kernel[0] * kernel[1]).all():
+        return dtype.type(kernel[0] * kernel[1])
+    return size.astype(dtype)
+
+
+def _argmax_indices(views, y, shape, kernel, stride, padding, dilation, unbatched):
+    """Flat index into H*W of each window's max (the first one; with NaNs, the last NaN: as
+    PyTorch's scan, which takes a value that is greater or NaN)."""
+    k = np.zeros(y.shape, np.int64)
+    found = np.zeros(y.shape, bool)
+    for i, v in enumerate(views):
+        hit = (v == y) & ~found
+        k[hit] = i
+        found |= hit
+        if v.dtype.kind in "fc":
+            k[np.isnan(v)] = i
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    ho, wo = y.shape[2:]
+    row = (np.arange(ho) * sh - ph)[:, None] + (k // kw) * dh
+    col = (np.arange(wo) * sw - pw)[None, :] + (k % kw) * dw
+    idx = row * shape[3] + col
+    return idx[0] if unbatched else idx
