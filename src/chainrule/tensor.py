@@ -185,34 +185,34 @@ class Tensor:
 
     # -- arithmetic: each operator is one op of ops/elementwise.py -----------------------------
     def __add__(self, other):
-        return Add.apply(self, _operand(other))
+        return Add.apply(self, other if type(other) in _PLAIN else _operand(other))
 
     def __radd__(self, other):
-        return Add.apply(_operand(other), self)
+        return Add.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __sub__(self, other):
-        return Sub.apply(self, _operand(other))
+        return Sub.apply(self, other if type(other) in _PLAIN else _operand(other))
 
     def __rsub__(self, other):
-        return Sub.apply(_operand(other), self)
+        return Sub.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __mul__(self, other):
-        return Mul.apply(self, _operand(other))
+        return Mul.apply(self, other if type(other) in _PLAIN else _operand(other))
 
     def __rmul__(self, other):
-        return Mul.apply(_operand(other), self)
+        return Mul.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __truediv__(self, other):
-        return Div.apply(self, _operand(other))
+        return Div.apply(self, other if type(other) in _PLAIN else _operand(other))
 
     def __rtruediv__(self, other):
-        return Div.apply(_operand(other), self)
+        return Div.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __pow__(self, other):
-        return Pow.apply(self, _operand(other))
+        return Pow.apply(self, other if type(other) in _PLAIN else _operand(other))
 
     def __rpow__(self, other):
-        return Pow.apply(_operand(other), self)
+        return Pow.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __matmul__(self, other):
         return MatMul.apply(self, _as_tensor(other))
@@ -360,6 +360,7 @@ def _make(data, grad_fn) -> Tensor:
 
 
 _new = object.__new__
+_PLAIN = frozenset((Tensor, int, float))  # operands used as they are (exact types, no subclasses)
 
 
 def _raw(x):

@@ -81,7 +81,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 g = np.asarray(g, dtype=data.dtype)
             if g.shape != data.shape:
                 g = unbroadcast(g, data.shape, node.name())
-            if g.dtype != data.dtype:
+            if g.dtype is not data.dtype and g.dtype != data.dtype:
                 g = g.astype(data.dtype)
             fn = t.grad_fn
             if fn is None:

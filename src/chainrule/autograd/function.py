@@ -43,7 +43,9 @@ class Function:
     one gradient per positional input (``None`` where none is needed), as NumPy arrays.
     """
 
-    __slots__ = ("inputs", "saved", "seq", "__dict__", "__weakref__")
+    # inputs: the positional arguments; needs_input_grad: one bool each (does it need a
+    # gradient?); saved: the arrays backward needs; seq: creation order
+    __slots__ = ("inputs", "needs_input_grad", "saved", "seq", "__dict__", "__weakref__")
     _retained = None  # weakref to the output tensor, when it called retain_grad()
     _stack = None  # where the user's code created the node (anomaly mode)
 
@@ -63,12 +65,6 @@ class Function:
     def saved_tensors(self):
         return self.saved
 
-    @property
-    def needs_input_grad(self) -> tuple:
-        """One bool per positional input: does it need a gradient? (all False without a graph)"""
-        if not self.inputs:
-            return _NO_GRAD
-        return tuple([isinstance(a, Tensor) and a.requires_grad for a in self.inputs])
 
     # -- the graph -------------------------------------------------------------------------------
     @classmethod
@@ -93,22 +89,24 @@ class Function:
         """Run forward on the inputs' arrays; record a node if any input requires grad."""
         ctx = _new(cls)
         values = []
-        record = False
+        needs = []
         for a in args:
             if isinstance(a, Tensor):
                 values.append(a.data)
-                if a.requires_grad:
-                    record = True
+                needs.append(a.requires_grad)
             else:
                 values.append(a)
-        if record and _State.grad_enabled:
+                needs.append(False)
+        record = True in needs and _State.grad_enabled
+        if record:
             ctx.inputs = args
+            ctx.needs_input_grad = tuple(needs)
             ctx.seq = _next_seq()  # creation order: a node's consumers always come later
             if kwargs:
                 ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
         else:
             ctx.inputs = ()
-            record = False
+            ctx.needs_input_grad = _NO_GRAD
         ctx.saved = ()
         try:
             out = cls.forward(ctx, *values, **kwargs)

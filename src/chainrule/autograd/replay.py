@@ -114,6 +114,7 @@ def replay(node, values=None, out=None, dtype=None, verify=False):
     cls = type(node)
     ctx = cls.__new__(cls)
     ctx.inputs = node.inputs
+    ctx.needs_input_grad = node.needs_input_grad
     ctx.saved = ()
     if values is None:
         values = arrays(node)

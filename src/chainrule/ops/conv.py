@@ -1,16 +1,15 @@
 """Convolution and pooling over (N, C, H, W) arrays, as ``torch.nn.functional``.
 
-A convolution is one matmul. The padded input is copied channel-major into a flat buffer
-(C, N, Hp, Wp); each kernel offset (i, j) is one strided view of it, and ``cols`` stacks the kh*kw
-views, (C*kh*kw, N*Ho*Wq), so that Y = W @ cols. With stride 1 an output row runs over the whole
-padded width (Wq = Wp; the last Wp - Wo columns are computed and dropped), so that a view is C*N
-runs of Ho*Wp contiguous floats: im2col is kh*kw long copies, col2im kh*kw long adds.
-Y comes out channel-major, (O, N, Ho, Wq) in memory, and ``conv2d`` returns it as an (N, O, Ho, Wo)
-view, uncopied; the pools keep whichever layout they are given.
+Inside, arrays are batch-last: (C, H, W, N) in memory, as in a careful hand-written NumPy CNN.
+A window row of the padded input xp (C, Hp, Wp, N) is then one run of Wo*N contiguous floats, so
+im2col is one strided copy into cols (C*kh*kw, Ho*Wo*N), a convolution is one matmul
+Y = W @ cols whose result (O, Ho*Wo*N) is again batch-last, and col2im is one strided add per
+kernel offset. ``conv2d`` returns Y as an (N, O, Ho, Wo) view, uncopied; then ReLU keeps that
+layout, the pools keep whichever layout they are given (their offsets' views are runs of N), the
+flatten before a Linear layer is a view, and a gradient coming back in that layout needs no copy.
 
-Pooling walks the kh*kw offsets of the window the same way, each a strided view of the input:
-no scatter (``np.add.at``) anywhere. Big arrays come from a small pool of recycled buffers
-(``_scratch``).
+Pooling walks the kh*kw offsets of the window, each a strided view of the input: no scatter
+(``np.add.at``) anywhere. Big arrays come from a pool of recycled buffers (``_scratch``).
 """
 
 from __future__ import annotations
@@ -39,59 +38,57 @@ class Conv2d(Function):
             x = x[None]
         n, c, h, w = x.shape
         o, _, kh, kw = weight.shape
-        (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
+        (pt, pb, pl, pr), (dh, dw) = padding, dilation
         hp, wp = h + pt + pb, w + pl + pr
-        ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
-        wq = wp if (sh, sw) == (1, 1) else wo  # stride 1: whole padded rows, one run per (c, n)
-        buf = _padded(x, hp, wp, pt, pl, 0, tail=dw * (kw - 1))
-        cols = _scratch((c, kh, kw, n, ho, wq), x.dtype)
-        np.copyto(cols, _windows(buf, (c, n, hp, wp), (kh, kw), (ho, wq), stride, dilation))
-        cols = cols.reshape(groups, c // groups * kh * kw, n * ho * wq)
+        ho = (hp - dh * (kh - 1) - 1) // stride[0] + 1
+        wo = (wp - dw * (kw - 1) - 1) // stride[1] + 1
+        xp = _scratch((c, hp, wp, n), x.dtype)  # batch last: a window row is a run of wo*n floats
+        xp[:, :pt] = xp[:, pt + h:] = xp[:, pt:pt + h, :pl] = xp[:, pt:pt + h, pl + w:] = 0
+        np.copyto(xp[:, pt:pt + h, pl:pl + w], x.transpose(1, 2, 3, 0))
+        cols = _scratch((c, kh, kw, ho, wo, n), x.dtype)
+        np.copyto(cols, _windows(xp, (kh, kw), (ho, wo), stride, dilation))
+        cols = cols.reshape(groups, c // groups * kh * kw, ho * wo * n)
         out = _matmul(weight.reshape(groups, o // groups, -1), cols,
-                      _scratch((groups, o // groups, n * ho * wq), x.dtype))  # (G, O/G, N*Ho*Wq)
+                      _scratch((groups, o // groups, ho * wo * n), x.dtype))
         if bias is not None:
-            flat = out.reshape(o, n * ho * wq)
+            flat = out.reshape(o, ho * wo * n)
             flat += bias[:, None]
-        # y (N, O, Ho, Wo) is a view of the channel-major result: no copy back to (N, O, ...)
-        y = out.reshape(o, n, ho, wq)[..., :wo].transpose(1, 0, 2, 3)
+        y = out.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo), a view: no copy
         need = ctx.needs_input_grad
-        ctx.saved = (cols if need[1] else None, weight if need[0] else None, (n, c, h, w), wq,
+        ctx.saved = (cols if need[1] else None, weight if need[0] else None, (n, c, h, w),
                      unbatched)
         return y[0] if unbatched else y
 
     @staticmethod
     def backward(ctx, grad_output):
-        cols, weight, (n, c, h, w), wq, unbatched = ctx.saved
+        cols, weight, (n, c, h, w), unbatched = ctx.saved
         stride, (pt, pb, pl, pr), dilation, groups = ctx.inputs[3:]
         need = ctx.needs_input_grad
         g = grad_output[None] if unbatched else grad_output
         _, o, ho, wo = g.shape
-        ge = g.transpose(1, 0, 2, 3)  # dL/dY channel-major, zero in the dropped columns
-        if wq != wo or not ge.flags.c_contiguous:
-            ge = _scratch((o, n, ho, wq), g.dtype)
-            ge[..., wo:] = 0
-            np.copyto(ge[..., :wo], g.transpose(1, 0, 2, 3))
-        ge = ge.reshape(groups, o // groups, n * ho * wq)
+        ge = g.transpose(1, 2, 3, 0)  # dL/dY as (O, Ho, Wo, N): a view when it comes from a conv
+        if not ge.flags.c_contiguous:
+            ge = _scratch((o, ho, wo, n), g.dtype)
+            np.copyto(ge, g.transpose(1, 2, 3, 0))
+        ge = ge.reshape(groups, o // groups, ho * wo * n)
         grad_x = grad_w = grad_b = None
         if need[2]:
-            grad_b = ge.reshape(o, n * ho * wq).sum(axis=1)
+            grad_b = ge.reshape(o, ho * wo * n).sum(axis=1)
         if need[1]:
             grad_w = _matmul(ge, cols.transpose(0, 2, 1)).reshape(ctx.inputs[1].shape)
         if need[0]:
             kh, kw = weight.shape[2:]
             gcols = _matmul(weight.reshape(groups, o // groups, -1).transpose(0, 2, 1), ge,
-                            _scratch((groups, c // groups * kh * kw, ge.shape[2]), g.dtype))
-            gcols = gcols.reshape(c, kh, kw, n, ho, wq)
-            hp, wp = h + pt + pb, w + pl + pr
-            buf = _scratch((c * n * hp * wp + dilation[1] * (kw - 1),), g.dtype)
-            buf.fill(0)
-            views = _windows(buf, (c, n, hp, wp), (kh, kw), (ho, wq), stride, dilation)
-            for i in range(kh):
+                            _scratch((groups, c // groups * kh * kw, ho * wo * n), g.dtype))
+            gcols = gcols.reshape(c, kh, kw, ho, wo, n)
+            gxp = _scratch((c, h + pt + pb, w + pl + pr, n), g.dtype)
+            gxp.fill(0)
+            (sh, sw), (dh, dw) = stride, dilation
+            for i in range(kh):  # col2im: one strided add per kernel offset
                 for j in range(kw):
-                    view = views[:, i, j]
-                    view += gcols[:, i, j]
-            grad_x = buf[:c * n * hp * wp].reshape(c, n, hp, wp)
-            grad_x = grad_x[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
+                    gxp[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                        j * dw:j * dw + sw * (wo - 1) + 1:sw] += gcols[:, i, j]
+            grad_x = gxp[:, pt:pt + h, pl:pl + w].transpose(3, 0, 1, 2)
             if unbatched:
                 grad_x = grad_x[0]
         return grad_x, grad_w, grad_b, None, None, None, None
@@ -111,7 +108,7 @@ class MaxPool2d(Function):
         fill = -np.inf if x.dtype.kind in "fc" else np.iinfo(x.dtype).min
         xp = _pool_input(x, kernel_size, stride, padding, dilation, out_size, fill)
         views = _offsets(xp, kernel_size, stride, dilation, out_size)
-        y = _empty(views[0].shape, x.dtype, _channel_major(x))  # x's layout (e.g. a conv's)
+        y = _empty(views[0].shape, x.dtype, _order(x))  # x's layout (batch last after a conv)
         np.copyto(y, views[0])
         for v in views[1:]:
             np.maximum(y, v, out=y)
@@ -125,12 +122,12 @@ class MaxPool2d(Function):
     def backward(ctx, grad_output):
         xp, y, shape, unbatched = ctx.saved
         kernel_size, stride, padding, dilation, out_size = ctx.inputs[1:6]
-        layout = _channel_major(y)
-        rest = _empty(y.shape, y.dtype, layout)  # laid out as y and x, whatever grad_output is
+        order = _order(y)
+        rest = _empty(y.shape, y.dtype, order)  # laid out as y and x, whatever grad_output is
         np.copyto(rest, grad_output[None] if unbatched else grad_output)
-        is_max = _empty(y.shape, bool, layout)
-        taken = _empty(y.shape, y.dtype, layout)
-        grad, views, overlap = _grad_buffer(xp.shape, layout, shape, kernel_size, stride, padding,
+        is_max = _empty(y.shape, bool, order)
+        taken = _empty(y.shape, y.dtype, order)
+        grad, views, overlap = _grad_buffer(xp.shape, order, shape, kernel_size, stride, padding,
                                             dilation, out_size, rest.dtype)
         xviews = _offsets(xp, kernel_size, stride, dilation, out_size)
         last = len(views) - 1
@@ -158,25 +155,24 @@ class AvgPool2d(Function):
             x = x[None]
         xp = _pool_input(x, kernel_size, stride, padding, (1, 1), out_size, 0)
         views = _offsets(xp, kernel_size, stride, (1, 1), out_size)
-        y = _empty(views[0].shape, x.dtype, _channel_major(x))
+        y = _empty(views[0].shape, x.dtype, _order(x))
         np.copyto(y, views[0])
         for v in views[1:]:
             y += v
         div = _divisor(x.shape, kernel_size, stride, padding, out_size, count_include_pad,
                        divisor, x.dtype)
         y /= div
-        ctx.saved = (div, x.shape, xp.shape, _channel_major(x), unbatched)
+        ctx.saved = (div, x.shape, xp.shape, _order(y), unbatched)
         return y[0] if unbatched else y
 
     @staticmethod
     def backward(ctx, grad_output):
-        div, shape, padded_shape, channel_major, unbatched = ctx.saved
+        div, shape, padded_shape, order, unbatched = ctx.saved
         kernel_size, stride, padding, out_size = ctx.inputs[1:5]
-        g = _empty(grad_output.shape, grad_output.dtype, channel_major and not unbatched)
-        np.divide(grad_output, div, out=g)
-        g = g[None] if unbatched else g
-        grad, views, overlap = _grad_buffer(padded_shape, channel_major, shape, kernel_size,
-                                            stride, padding, (1, 1), out_size, g.dtype)
+        g = _empty(padded_shape[:2] + tuple(out_size), grad_output.dtype, order)
+        np.divide(grad_output[None] if unbatched else grad_output, div, out=g)
+        grad, views, overlap = _grad_buffer(padded_shape, order, shape, kernel_size, stride,
+                                            padding, (1, 1), out_size, g.dtype)
         for gv in views:
             if overlap:
                 gv += g
@@ -351,9 +347,23 @@ _POOL_BYTES = 256 << 20  # at most this much kept
 _POOL_LOCK = threading.Lock()
 
 
+def _refs_when_free(pool):
+    """What ``sys.getrefcount`` says, in ``_scratch``'s own loop, of an array only the pool holds
+    (3 on CPython 3.11: the pool's, ``a``'s and the call's argument; measured, not assumed, since
+    interpreters differ). None where there is no refcount: then nothing is recycled."""
+    if not hasattr(sys, "getrefcount"):
+        return None
+    for k in range(len(pool)):
+        a = pool[k]
+        return sys.getrefcount(a)
+
+
+_FREE = _refs_when_free([np.empty(0)])
+
+
 def _scratch(shape, dtype):
     """``np.empty(shape, dtype)``, recycling an array of an earlier call that nothing refers to any
-    more (neither the caller's results nor a graph's saved arrays: any view of it counts).
+    more (neither the caller's results nor a graph's saved arrays: each view of it counts).
 
     Why: with glibc's default malloc, big freed arrays go back to the OS and the next call's take
     page faults again; that made a conv's forward + backward 2-4x slower in a training loop."""
@@ -361,11 +371,10 @@ def _scratch(shape, dtype):
     with _POOL_LOCK:
         for k in range(len(_POOL)):
             a = _POOL[k]
-            # 3 references: the pool's, ``a`` and getrefcount's argument; each view adds one
-            if a.shape == shape and a.dtype == dtype and sys.getrefcount(a) == 3:
+            if a.shape == shape and a.dtype == dtype and sys.getrefcount(a) == _FREE:
                 return a
         a = np.empty(shape, dtype)
-        if 1 << 16 <= a.nbytes <= _POOL_BYTES // 4:
+        if _FREE is not None and 1 << 16 <= a.nbytes <= _POOL_BYTES // 4:
             _POOL.append(a)
             total = sum(b.nbytes for b in _POOL)
             while total > _POOL_BYTES:
@@ -373,29 +382,15 @@ def _scratch(shape, dtype):
         return a
 
 
-def _padded(x, hp, wp, top, left, fill, tail):
-    """x (N, C, H, W) copied channel-major into a flat buffer (C, N, hp, wp) + ``tail`` spare
-    elements (what the last stride-1 window reads past the end), borders set to ``fill``."""
-    n, c, h, w = x.shape
-    buf = _scratch((c * n * hp * wp + tail,), x.dtype)
-    buf[c * n * hp * wp:] = fill
-    xp = buf[:c * n * hp * wp].reshape(c, n, hp, wp)
-    xp[:, :, :top] = fill
-    xp[:, :, top + h:] = fill
-    xp[:, :, top:top + h, :left] = fill
-    xp[:, :, top:top + h, left + w:] = fill
-    np.copyto(xp[:, :, top:top + h, left:left + w], x.transpose(1, 0, 2, 3))
-    return buf
-
-
-def _windows(buf, padded_shape, kernel, out, stride, dilation):
-    """The view (C, kh, kw, N, Ho, Wq) of the flat buffer: [c, i, j, n, y, x] is
-    xpad[c, n, sh·y + dh·i, sw·x + dw·j] (x running past the row when Wq = Wp: dropped later)."""
-    c, n, hp, wp = padded_shape
-    e = buf.itemsize
-    return as_strided(buf, (c,) + kernel + (n,) + out,
-                      (n * hp * wp * e, dilation[0] * wp * e, dilation[1] * e, hp * wp * e,
-                       stride[0] * wp * e, stride[1] * e), writeable=True)
+def _windows(xp, kernel, out, stride, dilation):
+    """The read-only view (C, kh, kw, Ho, Wo, N) of the padded input xp (C, Hp, Wp, N):
+    [c, i, j, y, x, n] is xp[c, sh·y + dh·i, sw·x + dw·j, n]."""
+    _, _, wp, n = xp.shape
+    e = xp.itemsize
+    row, col = wp * n * e, n * e
+    return as_strided(xp, (xp.shape[0],) + kernel + out + (n,),
+                      (xp.strides[0], dilation[0] * row, dilation[1] * col, stride[0] * row,
+                       stride[1] * col, e), writeable=False)
 
 
 def _pool_input(x, kernel, stride, padding, dilation, out, fill):
@@ -405,7 +400,7 @@ def _pool_input(x, kernel, stride, padding, dilation, out, fill):
     wb = max(w + 2 * padding[1], (out[1] - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1)
     if (hb, wb) == (h, w):
         return x
-    xp = _empty((n, c, hb, wb), x.dtype, _channel_major(x))
+    xp = _empty((n, c, hb, wb), x.dtype, _order(x))
     xp.fill(fill)
     xp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
     return xp
@@ -418,8 +413,7 @@ def _offsets(xp, kernel, stride, dilation, out):
             for i in range(kh) for j in range(kw)]
 
 
-def _grad_buffer(padded_shape, channel_major, shape, kernel, stride, padding, dilation, out,
-                 dtype):
+def _grad_buffer(padded_shape, order, shape, kernel, stride, padding, dilation, out, dtype):
     """A gradient buffer shaped (and laid out) like the padded input, its per-offset views, and
     whether windows overlap (then views are added into, else written). Zeroed unless the windows
     tile it."""
@@ -428,23 +422,21 @@ def _grad_buffer(padded_shape, channel_major, shape, kernel, stride, padding, di
     tiles = (not overlap and tuple(stride) == tuple(kernel)
              and tuple(padded_shape[2:]) == tuple(shape[2:])
              and (out[0] * stride[0], out[1] * stride[1]) == tuple(shape[2:]))
-    grad = _empty(padded_shape, dtype, channel_major)
+    grad = _empty(padded_shape, dtype, order)
     if not tiles:
         grad.fill(0)
     return grad, _offsets(grad, kernel, stride, dilation, out), overlap
 
 
-def _channel_major(x):
-    """Whether x (N, C, H, W) lies in memory as (C, N, H, W): what a conv returns."""
-    return x.shape[0] > 1 and x.shape[1] > 1 and abs(x.strides[1]) > abs(x.strides[0])
+def _order(x):
+    """x's axes from outermost to innermost in memory: (1, 2, 3, 0) for what conv2d returns."""
+    return tuple(np.argsort([-abs(s) for s in x.strides], kind="stable"))
 
 
-def _empty(shape, dtype, channel_major):
-    """An uninitialised (N, C, H, W) array (from the scratch pool), channel-major or not."""
-    if not channel_major:
-        return _scratch(shape, dtype)
-    n, c, h, w = shape
-    return _scratch((c, n, h, w), dtype).transpose(1, 0, 2, 3)
+def _empty(shape, dtype, order):
+    """An uninitialised array of ``shape`` (from the scratch pool), its memory in axis ``order``."""
+    a = _scratch(tuple(shape[k] for k in order), dtype)
+    return a.transpose(np.argsort(order))
 
 
 def _crop(grad, shape, padding, unbatched):
