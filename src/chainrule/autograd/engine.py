@@ -73,16 +73,12 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
         if not retain_graph:
             node.saved = FREED
         previous = None
-        for t, g in zip(inputs, in_grads):
-            if g is None or not isinstance(t, Tensor) or not t.requires_grad:
+        for t, g, need in zip(inputs, in_grads, node.needs_input_grad):
+            if g is None or not need:
                 continue
             data = t.data
-            if type(g) is not np.ndarray:
-                g = np.asarray(g, dtype=data.dtype)
-            if g.shape != data.shape:
-                g = unbroadcast(g, data.shape, node.name())
-            if g.dtype is not data.dtype and g.dtype != data.dtype:
-                g = g.astype(data.dtype)
+            if type(g) is not np.ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                g = _conform(g, data, node)
             fn = t.grad_fn
             if fn is None:
                 _deliver(t, g, g is grad_output or g is previous or g.base is not None, capture)
@@ -92,6 +88,17 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 pending[fn] = g
                 heappush(heap, (-fn.seq, fn))
             previous = g
+
+
+def _conform(g, data, node) -> np.ndarray:
+    """A gradient as an array of its input's shape (summing broadcast axes) and dtype."""
+    if type(g) is not np.ndarray:
+        g = np.asarray(g, dtype=data.dtype)
+    if g.shape != data.shape:
+        g = unbroadcast(g, data.shape, node.name())
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
+    return g
 
 
 def _deliver(t, g, shared, capture):
