@@ -197,6 +197,7 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        opt._opt_called = True  # it stepped before the checkpoint: no scheduler-order warning
         set_rng_state(state["rng"]["global"])
         epoch, step, history = state["epoch"], state["step"], list(state["history"])
         sums = dict(state["sums"])
