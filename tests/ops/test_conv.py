@@ -104,9 +104,14 @@ def _distinct(rng, shape):
     return (rng.permutation(n) * 0.01 - n * 0.005 + rng.uniform(0, 1e-3, n)).reshape(shape)
 
 
-def _channel_major(a):
-    """The same array laid out (C, N, H, W) in memory, as conv2d returns it."""
-    return np.ascontiguousarray(np.swapaxes(a, 0, 1)).swapaxes(0, 1)
+LAYOUTS = {  # memory orders of an (N, C, H, W) array: what conv2d returns is batch last
+    "nchw": (0, 1, 2, 3), "batch_last": (1, 2, 3, 0), "cnhw": (1, 0, 2, 3), "nhwc": (0, 2, 3, 1)}
+
+
+def _laid_out(a, layout):
+    """The same values with their memory in another axis order (a view of a fresh array)."""
+    order = LAYOUTS[layout]
+    return np.ascontiguousarray(a.transpose(order)).transpose(np.argsort(order))
 
 
 # -- conv2d ----------------------------------------------------------------------------------------
@@ -157,16 +162,24 @@ def test_conv2d_output_layout_feeds_the_next_ops():
 
 
 @DTYPES
-def test_channel_major_inputs(dtype):
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_any_memory_layout(layout, dtype):
+    """Inputs and incoming gradients in any memory order give the same results."""
     rng = np.random.default_rng(5)
-    x = _channel_major(_rand(rng, (3, 4, 8, 9)))
+    x = _laid_out(_rand(rng, (3, 4, 8, 9)), layout)
     w = _rand(rng, (2, 4, 3, 3))
-    for ours, theirs in [(lambda t: conv2d(t, cr.tensor(w.astype(dtype)), padding=1),
-                          lambda t: TF.conv2d(t, torch.tensor(w.astype(dtype)), padding=1)),
-                         (lambda t: max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2)),
-                         (lambda t: max_pool2d(t, 3, 2, 1), lambda t: TF.max_pool2d(t, 3, 2, 1)),
-                         (lambda t: avg_pool2d(t, 2), lambda t: TF.avg_pool2d(t, 2))]:
+    cases = [(lambda t: conv2d(t, cr.tensor(w.astype(dtype)), padding=1),
+              lambda t: TF.conv2d(t, torch.tensor(w.astype(dtype)), padding=1)),
+             (lambda t: conv2d(t, cr.tensor(w.astype(dtype)), stride=2),
+              lambda t: TF.conv2d(t, torch.tensor(w.astype(dtype)), stride=2)),
+             (lambda t: max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2)),
+             (lambda t: max_pool2d(t, 3, 2, 1), lambda t: TF.max_pool2d(t, 3, 2, 1)),
+             (lambda t: avg_pool2d(t, 2), lambda t: TF.avg_pool2d(t, 2)),
+             (lambda t: avg_pool2d(t, 3, 1, 1), lambda t: TF.avg_pool2d(t, 3, 1, 1))]
+    for ours, theirs in cases:
         _compare(ours, theirs, [x], dtype)
+        _compare(lambda t: ours(t) * cr.tensor(_laid_out(np.ones(ours(t).shape, dtype), layout)),
+                 theirs, [x], dtype)  # an incoming gradient laid out as x
 
 
 def test_recycled_buffers_are_never_shared():
@@ -192,6 +205,21 @@ def test_recycled_buffers_are_never_shared():
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
     for x, t in zip(xs, ts):
         np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-10, atol=1e-9)
+
+
+def test_scratch_recycles_only_arrays_nothing_refers_to():
+    from chainrule.ops import conv
+    shape = (3, 101, 103)  # a shape no other test uses
+    a = conv._scratch(shape, np.float32)
+    b = conv._scratch(shape, np.float32)
+    assert b is not a  # a is held
+    first, view = id(a), a[1:]
+    del a
+    c = conv._scratch(shape, np.float32)
+    assert id(c) != first and c is not b  # a view of it is held
+    del view
+    assert id(conv._scratch(shape, np.float32)) == first  # now free: recycled
+    assert conv._scratch(shape, np.float64).dtype == np.float64
 
 
 def test_conv2d_builds_no_graph_without_grad():
