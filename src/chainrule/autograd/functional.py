@@ -18,7 +18,7 @@ def _seed(t, g, op):
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
                                f"the tensor has shape {t.shape}: pass gradient= of that shape, "
                                "or reduce it first (e.g. .sum())")
-        return np.ones(t.shape, t.dtype)
+        return np.array(1, dtype=t.dtype).reshape(t.shape)
     g = np.asarray(getattr(g, "data", g), dtype=t.dtype)
     if g.shape != t.shape:
         raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")

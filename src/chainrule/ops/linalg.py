@@ -34,6 +34,10 @@ class MatMul(Function):
             return (grad_output @ b.T if need[0] else None), (a.T @ grad_output if need[1] else None)
         if a.ndim == 1 and b.ndim == 1:
             return grad_output * b, grad_output * a
+        if a.ndim == 2 and b.ndim == 1:  # matrix @ vector: y_i = Σ_j a_ij b_j
+            return (grad_output[:, None] * b if need[0] else None), (grad_output @ a if need[1] else None)
+        if a.ndim == 1 and b.ndim == 2:  # vector @ matrix: y_j = Σ_i a_i b_ij
+            return (b @ grad_output if need[0] else None), (a[:, None] * grad_output if need[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad_output
