@@ -66,8 +66,7 @@ class Tensor:
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, by the chain rule."""
-        from .autograd.functional import backward
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _backward(self, gradient, retain_graph, create_graph, inputs)
 
     # -- array access --------------------------------------------------------------------------
     @property
@@ -427,4 +426,5 @@ from .autograd.grad_mode import _State  # noqa: E402
 from .ops.elementwise import Abs, Add, Div, Mul, Neg, Pow, Sub  # noqa: E402
 from .ops.linalg import MatMul  # noqa: E402
 from .ops.shape import Cast, Clone, GetItem  # noqa: E402
+from .autograd.functional import backward as _backward  # noqa: E402
 from . import _methods  # noqa: E402,F401  (the remaining Tensor methods, which call the ops)

@@ -18,11 +18,18 @@ def _seed(t, g, op):
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
                                f"the tensor has shape {t.shape}: pass gradient= of that shape, "
                                "or reduce it first (e.g. .sum())")
-        return np.array(1, dtype=t.dtype).reshape(t.shape)
+        one = _ONES.get(t.dtype)
+        if one is None:
+            one = _ONES[t.dtype] = np.ones((), t.dtype)
+            one.flags.writeable = False  # shared: the engine never writes into a gradient
+        return one if t.shape == () else one.reshape(t.shape)
     g = np.asarray(getattr(g, "data", g), dtype=t.dtype)
     if g.shape != t.shape:
         raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")
     return g
+
+
+_ONES = {}  # dtype -> read-only 0-d array of 1
 
 
 def _as_list(x):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import builtins
+import math
 
 import numpy as np
 
@@ -28,23 +29,19 @@ def _axes(dim, ndim, op):
 
 def _expand(grad, shape, axes, keepdim):
     """Put the reduced axes back into ``grad`` and broadcast it to the input's shape."""
-    if not keepdim and axes:
-        grad = grad.reshape((1,) * len(shape)) if grad.ndim == 0 else np.expand_dims(grad, axes)
-    if _numel(shape) <= _SMALL:  # small: filling a copy costs less than making a view
+    if math.prod(shape) <= _SMALL:  # small: filling a copy costs less than making a view
         out = np.empty(shape, grad.dtype)
-        out[...] = grad
+        if grad.size == 1:
+            out.fill(grad.item())
+        else:
+            out[...] = grad if keepdim or not axes else np.expand_dims(grad, axes)
         return out
+    if not keepdim and axes:
+        grad = np.expand_dims(grad, axes)
     return np.broadcast_to(grad, shape)
 
 
 _SMALL = 4096
-
-
-def _numel(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 class Sum(Function):
