@@ -15,7 +15,17 @@ def _index(idx, n: int, kind: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: length and iteration over the registered modules."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another: ``Sequential(nn.Linear(784, 256), nn.ReLU(), ...)``,
     or from an OrderedDict of name -> module. Index, slice, iterate and ``append`` as a list."""
 
@@ -32,12 +42,6 @@ class Sequential(Module):
         for module in self._modules.values():
             input = module(input)
         return input
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -83,19 +87,13 @@ class Sequential(Module):
         return module
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the owner sees (a plain list would hide them)."""
 
     def __init__(self, modules=None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
