@@ -132,6 +132,7 @@ def main() -> None:
     p.add_argument("--ops", type=int, default=60, help="ops in the chain")
     p.add_argument("--iters", type=int, default=300, help="chains per timed repeat")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of both libraries")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
 
@@ -140,7 +141,8 @@ def main() -> None:
     w0 = rng.uniform(0.5, 1, (2, 2)).astype(np.float32)
     k = a.ops
     print(f"chain of {k} elementwise ops ({', '.join(CYCLE)}, cycled) on (2, 2) float32, "
-          f"x and w requiring grad; median of {a.repeats} x {a.iters} chains; "
+          f"x and w requiring grad; median of {a.repeats} x {a.iters} chains, fastest of "
+          f"{a.rounds} alternating rounds; "
           f"{a.threads} thread(s)")
     print("per op: forward records the graph; total = forward + sum + backward, over k ops\n")
     print(f"{'library':20s} {'forward µs/op':>14s} {'backward µs/op':>15s} {'total µs/op':>12s}")
@@ -148,18 +150,30 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    rows = {}
-    t_fwd, t_tot, t_grads = time_framework(torch, x0, w0, k, a.iters, a.repeats)
-    rows["PyTorch " + torch.__version__] = (t_fwd, t_tot)
-    cr_error = None
+    cr, cr_error = None, None
     try:
         cr = harness.import_chainrule()
         if hasattr(cr, "set_num_threads"):
             cr.set_num_threads(a.threads)
-        c_fwd, c_tot, c_grads = time_framework(cr, x0, w0, k, a.iters, a.repeats)
-        rows["chainrule " + str(getattr(cr, "__version__", ""))] = (c_fwd, c_tot)
     except Exception as e:  # noqa: BLE001 - chainrule may be incomplete; report and go on
         cr_error = f"{type(e).__name__}: {e}"
+    # rounds alternate the libraries, so a burst of load on a shared machine hits both; each
+    # library keeps its fastest round (load only ever adds time)
+    best, ratios = {}, []
+    for _ in range(a.rounds):
+        t_fwd, t_tot, t_grads = time_framework(torch, x0, w0, k, a.iters, a.repeats)
+        best["torch"] = min(best.get("torch", (t_fwd, t_tot)), (t_fwd, t_tot), key=lambda r: r[1])
+        if cr is not None:
+            try:
+                c_fwd, c_tot, c_grads = time_framework(cr, x0, w0, k, a.iters, a.repeats)
+            except Exception as e:  # noqa: BLE001
+                cr_error, cr = f"{type(e).__name__}: {e}", None
+                continue
+            best["cr"] = min(best.get("cr", (c_fwd, c_tot)), (c_fwd, c_tot), key=lambda r: r[1])
+            ratios.append(t_tot / c_tot)
+    rows = {"PyTorch " + torch.__version__: best["torch"]}
+    if "cr" in best:
+        rows["chainrule " + str(getattr(cr, "__version__", ""))] = best["cr"]
     n_tot, n_grads = time_numpy(x0, w0, k, a.iters, a.repeats)
     rows["NumPy by hand"] = (None, n_tot)
 
@@ -170,14 +184,15 @@ def main() -> None:
     print()
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(n_grads, t_grads))
     print(f"gradients, hand-written NumPy vs PyTorch: max |diff| {diff:.1e}")
-    if cr_error:
+    if cr_error or "cr" not in best:
         print(f"chainrule not available: {cr_error}")
         return
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(c_grads, t_grads))
     print(f"gradients, chainrule vs PyTorch: max |diff| {diff:.1e}"
           + ("" if diff <= 1e-5 else "  MISMATCH"))
-    ratio = t_tot / c_tot
-    print(f"PyTorch / chainrule per-op (total): {ratio:.2f}  "
+    ratio = best["torch"][1] / best["cr"][1]
+    print("per-round ratios: " + ", ".join(f"{r:.2f}" for r in ratios))
+    print(f"PyTorch / chainrule per-op (total, fastest rounds): {ratio:.2f}  "
           f"(goal >= 2, i.e. chainrule at most half of PyTorch's cost: "
           f"{'met' if ratio >= 2 else 'not met'})")
 
