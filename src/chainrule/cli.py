@@ -81,7 +81,8 @@ def _train(args) -> int:
     if args.threads:
         from .threads import set_num_threads
         set_num_threads(args.threads)
-    epochs = args.epochs or (10 if args.model == "mlp" else 5)
+    # resuming: the checkpoint's own number of epochs unless --epochs says otherwise
+    epochs = args.epochs or (None if args.resume else 10 if args.model == "mlp" else 5)
     cfg = TrainConfig(dataset=args.dataset, model=args.model, epochs=epochs,
                       batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                       momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,3 +140,20 @@ def test_evaluate_and_predict_from_a_checkpoint(tmp_path):
     out = _cli("predict", "--checkpoint", str(result["checkpoint"]), str(tmp_path / "three.png"))
     assert out.returncode == 0, out.stderr
     assert "three.png:" in out.stdout and "probability" in out.stdout
+
+
+def test_resuming_from_an_end_of_epoch_checkpoint_continues_the_shuffle_order(tmp_path):
+    full = train(_cfg(tmp_path, "full", epochs=3), data=DATA, log=lambda *a: None)
+    saved = tmp_path / "after-epoch-1.npz"
+
+    def keep_copy(epoch, step):  # during epoch 2 the file holds the end-of-epoch-1 checkpoint
+        if (epoch, step) == (1, 1):
+            shutil.copy(tmp_path / "copy" / "checkpoint.npz", saved)
+
+    train(_cfg(tmp_path, "copy", epochs=3), data=DATA, log=lambda *a: None, on_step=keep_copy)
+    cfg = _cfg(tmp_path, "resumed", epochs=None)  # None: the checkpoint's own 3 epochs
+    resumed = train(cfg, resume=saved, data=DATA, log=lambda *a: None)
+    assert len(resumed["history"]) == 3
+    wf, wr = _weights(full["model"]), _weights(resumed["model"])
+    for k in wf:
+        assert np.array_equal(wf[k], wr[k]), k

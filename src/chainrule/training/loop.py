@@ -170,8 +170,11 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
     ckpt_path = out / "checkpoint.npz"
     state = load(resume) if resume else None
     if state is not None:
-        saved_cfg = TrainConfig.from_dict(state["config"])
-        saved_cfg.epochs, saved_cfg.out, saved_cfg.progress = cfg.epochs, cfg.out, cfg.progress
+        saved_cfg = TrainConfig.from_dict(state["config"])  # the run's own settings...
+        saved_cfg.out, saved_cfg.progress = cfg.out, cfg.progress  # ...but where and how to show it
+        saved_cfg.plots, saved_cfg.download = cfg.plots, cfg.download
+        if cfg.epochs is not None:
+            saved_cfg.epochs = cfg.epochs
         if cfg.data_dir:
             saved_cfg.data_dir = cfg.data_dir
         cfg = saved_cfg
@@ -198,6 +201,9 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         opt._opt_called = True  # it stepped before the checkpoint: no scheduler-order warning
+        if sched.T_max != cfg.epochs:  # training extended (or shortened) with --epochs
+            log(f"the cosine schedule now ends at epoch {cfg.epochs} instead of {sched.T_max}")
+            sched.T_max = cfg.epochs
         set_rng_state(state["rng"]["global"])
         epoch, step, history = state["epoch"], state["step"], list(state["history"])
         sums = dict(state["sums"])
@@ -215,8 +221,6 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         f"{cfg.optimizer} lr {opt.param_groups[0]['lr']:g}")
     with _StopFlag() as stop:
         while epoch < cfg.epochs:
-            if step == 0:
-                epoch_shuffle_state = shuffle.get_state()
             shuffle.set_state(epoch_shuffle_state)  # the epoch's order, also after a resume
             loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=shuffle)
             bar = _progress(len(loader), step, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress)
@@ -267,6 +271,7 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
             epoch, step = epoch + 1, 0
             sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
             _write_metrics(out / "metrics.csv", history)
+            epoch_shuffle_state = shuffle.get_state()  # where the next epoch's order starts
             checkpoint(epoch, 0)
 
     test_loss, test_acc, confusion = evaluate_model(model, test_set)
