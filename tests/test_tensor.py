@@ -142,3 +142,80 @@ def test_split_chunk_cat_stack():
     assert cr.stack([x, x], dim=0).shape == (2, 5, 2)
     with pytest.raises(RuntimeError, match="cat: sizes of tensors must match except in dimension 0"):
         cr.cat([cr.zeros(2, 3), cr.zeros(2, 4)])
+
+
+# -- found in review: behaviour that must match PyTorch -------------------------------------------
+
+def test_augmented_assignment_is_in_place_like_pytorch():
+    a = cr.zeros(2)
+    b = a
+    b += 1
+    b *= 3
+    assert a.tolist() == [3.0, 3.0]
+    w = cr.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w += 1
+    lin = cr.nn.Linear(2, 1)
+    before = lin.weight.data.copy()
+    lin(cr.ones(1, 2)).sum().backward()
+    with cr.no_grad():
+        for p in lin.parameters():
+            p -= 0.1 * p.grad  # the hand-written SGD step of the tutorials
+    np.testing.assert_allclose(lin.weight.data, before - 0.1 * lin.weight.grad.data)
+
+
+def test_casts_to_integer_types_leave_the_graph():
+    x = cr.tensor([1.5, 2.5], requires_grad=True)
+    assert not x.long().requires_grad and x.long().tolist() == [1, 2]
+    (x.long().float() * x).sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0, 2.0])
+
+
+def test_writing_a_value_that_needs_grad_in_place_is_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    out = cr.zeros(3)
+    with pytest.raises(NotImplementedError, match="__setitem__: the value requires grad"):
+        out[0] = (w * 2).sum()
+    with pytest.raises(NotImplementedError, match="copy_: the value requires grad"):
+        cr.zeros(2).copy_(w * 3)
+    out[0] = (w * 2).sum().detach()
+    assert out.tolist() == [6.0, 0.0, 0.0]
+
+
+def test_power_zero_and_remainder_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x, xt = cr.tensor([0.0, 1.0], requires_grad=True), torch.tensor([0.0, 1.0], requires_grad=True)
+    (x ** 0).sum().backward()
+    (xt ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())
+    a = np.array([1.3, -2.7, 5.1, 3.5])
+    b = np.array([0.7, 1.1, -2.3, 2.0])
+    ca, cb = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    ((ca % cb) * cb).sum().backward()
+    ((ta % tb) * tb).sum().backward()
+    np.testing.assert_allclose(ca.grad, ta.grad.numpy())
+    np.testing.assert_allclose(cb.grad, tb.grad.numpy())
+    assert (7 % cr.tensor([3.0])).item() == 1.0 and (7 // cr.tensor([2.0])).item() == 3.0
+    assert cr.autograd.gradcheck(lambda p, q: p % q, (ca, cb))
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.tensor([1.0, 2.0]) * L.tensor([1, 2]),
+    lambda L: L.tensor([1, 2]) / L.tensor([2, 4]),
+    lambda L: L.tensor([1, 2]) * 2.5,
+    lambda L: L.tensor([1.0, 2.0]) * L.tensor(2.0, dtype=L.float64),
+    lambda L: L.tensor([1, 4]).sqrt(),
+    lambda L: L.tensor([1.0, 2.0]) @ L.tensor([1.0, 2.0]),
+    lambda L: L.tensor([1.0, 2.0], dtype=L.float64) * L.tensor([1.0, 2.0]),
+    lambda L: L.tensor([1, 2]) + L.tensor([True, False]),
+])
+def test_type_promotion_follows_pytorch(make):
+    torch = pytest.importorskip("torch")
+    assert str(make(cr).dtype) == str(make(torch).dtype).replace("torch.", "")
+
+
+def test_gradcheck_works_on_non_contiguous_inputs():
+    x = cr.randn(2, 3, dtype=cr.float64).T.detach().requires_grad_()
+    assert not x.data.flags.c_contiguous
+    assert cr.autograd.gradcheck(lambda t: (t * t * t).sum(), x)

@@ -147,7 +147,10 @@ class Tensor:
             dtype = kwargs.get("dtype")
         if dtype is None or np.dtype(dtype) == self.data.dtype:
             return self
-        return Cast.apply(self, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":  # an integer or bool result has no gradient, as in PyTorch
+            return _make(self.data.astype(dtype), None)
+        return Cast.apply(self, dtype=dtype)
 
     def type(self, dtype=None):
         return str(self.data.dtype) if dtype is None else self.to(dtype)
@@ -228,11 +231,29 @@ class Tensor:
     def __abs__(self):
         return Abs.apply(self)
 
-    def __floordiv__(self, other):
+    def __iadd__(self, other):  # x += y changes x in place, as in PyTorch
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __floordiv__(self, other):  # integer-valued: no gradient, as PyTorch's floor_divide
         return _make(self.data // _raw(other), None)
 
+    def __rfloordiv__(self, other):
+        return _make(_raw(other) // self.data, None)
+
     def __mod__(self, other):
-        return _make(self.data % _raw(other), None)
+        return Remainder.apply(self, other if type(other) in _PLAIN else _operand(other))
+
+    def __rmod__(self, other):
+        return Remainder.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __invert__(self):
         return _make(~self.data, None)
@@ -313,6 +334,7 @@ class Tensor:
 
     def copy_(self, src):
         self._check_inplace("copy_")
+        _check_no_graph(src, "copy_")
         src = _raw(src)
         try:
             np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
@@ -340,6 +362,7 @@ class Tensor:
 
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
+        _check_no_graph(value, "__setitem__")
         self.data[_index(index)] = _raw(value)
 
     def __getitem__(self, index):
@@ -360,6 +383,13 @@ def _make(data, grad_fn) -> Tensor:
 
 _new = object.__new__
 _PLAIN = frozenset((Tensor, int, float))  # operands used as they are (exact types, no subclasses)
+
+
+def _check_no_graph(value, op):
+    if isinstance(value, Tensor) and value.requires_grad and _State.grad_enabled:
+        raise NotImplementedError(
+            f"{op}: the value requires grad, and chainrule cannot differentiate through an "
+            "in-place write; build the tensor with cat/stack/where instead (or detach the value)")
 
 
 def _raw(x):
@@ -423,7 +453,7 @@ def _format(t: Tensor) -> str:
 
 
 from .autograd.grad_mode import _State  # noqa: E402
-from .ops.elementwise import Abs, Add, Div, Mul, Neg, Pow, Sub  # noqa: E402
+from .ops.elementwise import Abs, Add, Div, Mul, Neg, Pow, Remainder, Sub  # noqa: E402
 from .ops.linalg import MatMul  # noqa: E402
 from .ops.shape import Cast, Clone, GetItem  # noqa: E402
 from .autograd.functional import backward as _backward  # noqa: E402

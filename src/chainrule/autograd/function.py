@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 
+from ..dtypes import _Default
 from .grad_mode import _State
 
 
@@ -47,6 +48,7 @@ class Function:
     # gradient?); saved: the arrays backward needs; seq: creation order
     __slots__ = ("inputs", "needs_input_grad", "saved", "seq", "__dict__", "__weakref__")
     _retained = None  # weakref to the output tensor, when it called retain_grad()
+    torch_promotion = True  # False for ops whose float64 output is asked for (casts)
     _stack = None  # where the user's code created the node (anomaly mode)
 
     # -- the contract --------------------------------------------------------------------------
@@ -112,6 +114,10 @@ class Function:
             out = cls.forward(ctx, *values, **kwargs)
         except ValueError as err:
             raise _shape_error(cls, values, err) from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if out.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
+            out = _torch_result(values, out)
         if _State.anomaly:
             _anomaly.check_forward(cls, out)
             if record:
@@ -121,6 +127,29 @@ class Function:
 
 _new = object.__new__
 _next_seq = itertools.count().__next__
+
+
+_F64 = np.dtype(np.float64)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _torch_result(values, out):
+    """``out`` in the dtype PyTorch's type promotion gives, where NumPy's differs: a 0-d tensor or
+    a Python number does not upcast a dimensioned tensor of its category (float32 × 0-d float64
+    is float32), and an integer input with a float result gets the default float dtype (int
+    tensor × 2.5, int / int, sqrt of an int)."""
+    arrays = [v for v in values if isinstance(v, np.ndarray)]
+    if not arrays:
+        return out
+    def cat(d):
+        return _CATEGORY.get(d.kind, 0)
+    top = max(cat(a.dtype) for a in arrays)
+    dimensioned = [a.dtype for a in arrays if a.ndim and cat(a.dtype) == top]
+    chosen = dimensioned or [a.dtype for a in arrays if cat(a.dtype) == top]
+    dtype = np.result_type(*chosen)
+    if cat(dtype) < cat(out.dtype):  # the float came from a Python float or from the op itself
+        dtype = _Default.dtype
+    return out if dtype == out.dtype else out.astype(dtype)
 
 
 class _AllFalse(tuple):

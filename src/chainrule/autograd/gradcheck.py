@@ -26,15 +26,16 @@ def numerical_jacobian(func, inputs, eps: float = 1e-6):
             if not getattr(x, "requires_grad", False):
                 jac.append(None)
                 continue
-            flat = x.data.reshape(-1)  # a view: perturb in place
+            data = x.data  # perturbed in place, element by element (any memory layout)
             cols = []
-            for k in range(flat.size):
-                orig = flat[k]
-                flat[k] = orig + eps
+            for k in range(data.size):
+                at = np.unravel_index(k, data.shape)
+                orig = data[at]
+                data[at] = orig + eps
                 plus = np.concatenate([np.asarray(o.data, np.float64).ravel() for o in _outputs(func(*inputs))])
-                flat[k] = orig - eps
+                data[at] = orig - eps
                 minus = np.concatenate([np.asarray(o.data, np.float64).ravel() for o in _outputs(func(*inputs))])
-                flat[k] = orig
+                data[at] = orig
                 cols.append((plus - minus) / (2 * eps))
             jac.append(np.stack(cols, axis=1) if cols else np.zeros((0, 0)))
     return jac

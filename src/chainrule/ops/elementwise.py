@@ -86,12 +86,30 @@ class Pow(Function):
             if isinstance(b, (int, float)) and b == 2:
                 ga = grad_output * (2 * a)
             else:
-                ga = grad_output * (b * a ** (b - 1))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    # b = 0: the gradient is 0 everywhere, also at a = 0 (PyTorch's convention)
+                    ga = grad_output * np.where(b == 0, 0, b * a ** (b - 1)).astype(a.dtype, copy=False)
         if need[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 # 0 ** b has gradient 0 wrt b (PyTorch's convention), not nan
                 gb = grad_output * np.where(a == 0, 0.0, y * np.log(np.where(a == 0, 1, a)))
         return ga, gb
+
+
+class Remainder(Function):
+    """y = a - b * floor(a / b) (the sign of b, as Python's %);  dL/da = dL/dy,
+    dL/db = -dL/dy * floor(a / b)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.saved = (a, b)
+        return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved
+        need = ctx.needs_input_grad
+        return (grad_output if need[0] else None), (-grad_output * np.floor_divide(a, b) if need[1] else None)
 
 
 class Neg(Function):

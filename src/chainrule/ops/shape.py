@@ -147,6 +147,7 @@ class Cast(Function):
     """y = x.astype(dtype);  dL/dx = (dL/dy).astype(x.dtype)"""
 
     op = "to"
+    torch_promotion = False
 
     @staticmethod
     def forward(ctx, x, dtype):
