@@ -219,3 +219,15 @@ def test_gradcheck_works_on_non_contiguous_inputs():
     x = cr.randn(2, 3, dtype=cr.float64).T.detach().requires_grad_()
     assert not x.data.flags.c_contiguous
     assert cr.autograd.gradcheck(lambda t: (t * t * t).sum(), x)
+
+
+def test_bare_no_grad_decorator_and_empty_or_0d_reductions():
+    @cr.no_grad
+    def double(t):
+        return t * 2
+
+    x = cr.tensor([1.0], requires_grad=True)
+    assert not double(x).requires_grad and cr.is_grad_enabled()
+    assert cr.tensor(3.0).prod(0).item() == 3.0
+    assert cr.zeros(0, 3).softmax(dim=0).shape == (0, 3)
+    assert cr.zeros(0, 3).log_softmax(dim=0).shape == (0, 3)

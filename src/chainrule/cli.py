@@ -146,12 +146,13 @@ def load_digit(path) -> np.ndarray:
 
 def _predict(args) -> int:
     from . import from_numpy, no_grad
-    from .datasets import MNIST
+    from .datasets import FashionMNIST, MNIST
     from .training.loop import load_checkpoint
     model, cfg, _ = load_checkpoint(args.checkpoint)
     model.eval()
     images = np.stack([load_digit(p) for p in args.images])
-    x = (images - np.float32(MNIST.mean)) / np.float32(MNIST.std)
+    stats = FashionMNIST if cfg.dataset.startswith("fashion") else MNIST  # as in training
+    x = (images - np.float32(stats.mean)) / np.float32(stats.std)
     with no_grad():
         probs = model(from_numpy(x)).softmax(dim=1).data
     for path, p in zip(args.images, probs):

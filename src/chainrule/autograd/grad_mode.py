@@ -19,6 +19,14 @@ def is_grad_enabled() -> bool:
 class _GradMode:
     mode = True
 
+    def __new__(cls, func=None):
+        """``@no_grad`` without parentheses decorates ``func`` directly, as in PyTorch 2."""
+        self = super().__new__(cls)
+        return self(func) if callable(func) else self
+
+    def __init__(self, func=None):
+        pass
+
     def __enter__(self):
         self.prev = _State.grad_enabled
         _State.grad_enabled = self.mode

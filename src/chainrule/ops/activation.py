@@ -111,7 +111,7 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        e = np.exp(x - x.max(axis=dim, keepdims=True, initial=-np.inf))
         y = e / e.sum(axis=dim, keepdims=True)
         ctx.saved, ctx.dim = (y,), dim
         return y
@@ -129,7 +129,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        shifted = x - x.max(axis=dim, keepdims=True)
+        shifted = x - x.max(axis=dim, keepdims=True, initial=-np.inf)
         y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.saved, ctx.dim = (y,), dim
         return y

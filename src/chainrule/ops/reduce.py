@@ -178,7 +178,7 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        m = x.max(axis=axes, keepdims=True)
+        m = x.max(axis=axes, keepdims=True, initial=-np.inf)  # initial: a size-0 axis is fine
         m = np.where(np.isfinite(m), m, 0)
         y = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
         ctx.saved = (x, y, axes, keepdim)
@@ -269,7 +269,7 @@ def std(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
 def prod(x, dim=None, keepdim: bool = False, dtype=None):
     if dtype is not None:
         x = x.to(dtype)
-    axis = None if dim is None else _axes(dim, x.ndim, "prod")[0]
+    axis = None if dim is None or x.ndim == 0 else _axes(dim, x.ndim, "prod")[0]
     return Prod.apply(x, axis, keepdim)
 
 
