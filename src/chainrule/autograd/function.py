@@ -133,6 +133,11 @@ _F64 = np.dtype(np.float64)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
+def _category(dtype) -> int:
+    """bool 0 < integer 1 < float 2 < complex 3: the order of PyTorch's type promotion."""
+    return _CATEGORY.get(dtype.kind, 0)
+
+
 def _torch_result(values, out):
     """``out`` in the dtype PyTorch's type promotion gives, where NumPy's differs: a 0-d tensor or
     a Python number does not upcast a dimensioned tensor of its category (float32 × 0-d float64
@@ -141,8 +146,7 @@ def _torch_result(values, out):
     arrays = [v for v in values if isinstance(v, np.ndarray)]
     if not arrays:
         return out
-    def cat(d):
-        return _CATEGORY.get(d.kind, 0)
+    cat = _category
     top = max(cat(a.dtype) for a in arrays)
     dimensioned = [a.dtype for a in arrays if a.ndim and cat(a.dtype) == top]
     chosen = dimensioned or [a.dtype for a in arrays if cat(a.dtype) == top]

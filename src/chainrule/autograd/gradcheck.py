@@ -44,27 +44,23 @@ def numerical_jacobian(func, inputs, eps: float = 1e-6):
 def analytical_jacobian(func, inputs):
     """J[i][:, k] from one backward pass per output element."""
     from .functional import grad
-    outs = [o for o in _outputs(func(*inputs)) if o.requires_grad]
+    outs = _outputs(func(*inputs))
     wanted = [x for x in inputs if getattr(x, "requires_grad", False)]
-    n_out = sum(o.data.size for o in _outputs(func(*inputs)))
+    n_out = sum(o.data.size for o in outs)
     jac = [np.zeros((n_out, x.data.size)) if getattr(x, "requires_grad", False) else None
            for x in inputs]
     row = 0
-    for o in _outputs(func(*inputs)):
-        for j in range(o.data.size):
-            if not o.requires_grad:
-                continue
+    for o in outs:
+        for j in range(o.data.size if o.requires_grad else 0):
             seed = np.zeros(o.shape, o.dtype)
             seed.reshape(-1)[j] = 1
-            gs = grad([o], wanted, [seed], retain_graph=True, allow_unused=True)
-            gi = iter(gs)
-            for i, x in enumerate(inputs):
+            gi = iter(grad([o], wanted, [seed], retain_graph=True, allow_unused=True))
+            for i in range(len(inputs)):
                 if jac[i] is not None:
                     g = next(gi)
                     if g is not None:
                         jac[i][row + j] = g.data.reshape(-1)
         row += o.data.size
-    del outs
     return jac
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 
-import numpy as np
 
 from . import functional as F
 from . import init
 from .linear import _factory
 from .module import Module
-from .parameter import Parameter
 
 
 def _pair(v) -> tuple:
@@ -63,12 +61,8 @@ class Conv2d(Module):
         else:
             ph, pw = self.padding
             self._reversed_padding_repeated_twice = (pw, pw, ph, ph)
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + self.kernel_size,
-                                         dtype))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype))
-        else:
-            self.register_parameter("bias", None)
+        init._weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size,
+                              bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

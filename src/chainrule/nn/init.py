@@ -164,6 +164,16 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     return _fill(tensor, gain * q.reshape(tensor.shape))
 
 
+def _weight_and_bias(module, weight_shape: tuple, bias: bool, dtype) -> None:
+    """Give ``module`` an uninitialised ``weight`` and, if asked, ``bias`` (one per output)."""
+    from .parameter import Parameter
+    module.weight = Parameter(np.empty(weight_shape, dtype))
+    if bias:
+        module.bias = Parameter(np.empty(weight_shape[0], dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
 def default_reset_(weight, bias=None) -> None:
     """PyTorch's default for Linear and Conv2d: weight kaiming_uniform_(a=√5), which is
     U(-1/√fan_in, 1/√fan_in), and the bias from the same range."""

@@ -9,7 +9,6 @@ from ..dtypes import _Default
 from ..ops.nn import Linear as _Linear
 from . import init
 from .module import Module
-from .parameter import Parameter
 
 
 def _factory(device, dtype) -> np.dtype:
@@ -40,11 +39,7 @@ class Linear(Module):
         dtype = _factory(device, dtype)
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(np.empty((out_features, in_features), dtype))
-        if bias:
-            self.bias = Parameter(np.empty(out_features, dtype))
-        else:
-            self.register_parameter("bias", None)
+        init._weight_and_bias(self, (out_features, in_features), bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -240,18 +240,18 @@ class Module:
         return module
 
     def get_parameter(self, target: str) -> Parameter:
-        path, _, name = target.rpartition(".")
-        module = self.get_submodule(path)
-        if name not in module._parameters:
-            raise AttributeError(f"{module._get_name()} has no parameter `{name}`")
-        return module._parameters[name]
+        return self._get_registered(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str) -> Tensor:
+        return self._get_registered(target, "_buffers", "buffer")
+
+    def _get_registered(self, target: str, table: str, kind: str):
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
-        if name not in module._buffers:
-            raise AttributeError(f"{module._get_name()} has no buffer `{name}`")
-        return module._buffers[name]
+        entries = getattr(module, table)
+        if name not in entries:
+            raise AttributeError(f"{module._get_name()} has no {kind} `{name}`")
+        return entries[name]
 
     def apply(self, fn) -> "Module":
         """Call ``fn`` on every descendant, then on this module (as for custom init)."""

@@ -238,31 +238,24 @@ class Clamp(Function):
 class Maximum(Function):
     """y = max(a, b);  the gradient goes to the larger input, split in half on ties (PyTorch)"""
 
-    @staticmethod
-    def forward(ctx, a, b):
+    pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.saved = (a, b)
-        return np.maximum(a, b)
+        return cls.pick(a, b)
 
-    @staticmethod
-    def backward(ctx, grad_output):
+    @classmethod
+    def backward(cls, ctx, grad_output):
         a, b = ctx.saved
-        share = (a > b) + 0.5 * (a == b)
-        return grad_output * share.astype(grad_output.dtype), grad_output * (1 - share).astype(grad_output.dtype)
+        share = (cls.wins(a, b) + 0.5 * (a == b)).astype(grad_output.dtype)
+        return grad_output * share, grad_output * (1 - share)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """y = min(a, b);  the gradient goes to the smaller input, split in half on ties (PyTorch)"""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.saved = (a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        a, b = ctx.saved
-        share = (a < b) + 0.5 * (a == b)
-        return grad_output * share.astype(grad_output.dtype), grad_output * (1 - share).astype(grad_output.dtype)
+    pick, wins = staticmethod(np.minimum), staticmethod(np.less)
 
 
 class Where(Function):
