@@ -34,6 +34,8 @@ CONV = [
     ((2, 3, 7, 9), (4, 3, 1, 1), {}),  # 1x1
     ((2, 3, 5, 4), (4, 3, 5, 4), {}),  # the kernel covers the input: 1x1 output
     ((1, 1, 4, 4), (1, 1, 3, 3), dict(padding=0, stride=3)),  # stride leaves rows unread
+    ((2, 3, 5, 6), (4, 3, 3, 3), dict(padding=(3, 2))),  # padding past the kernel: Ho > H
+    ((2, 3, 5, 6), (4, 3, 3, 2), dict(padding=(0, 1), stride=(1, 2))),
     ((3, 1, 28, 28), (8, 1, 3, 3), dict(padding=1)),  # the CNN's first conv
     ((3, 8, 14, 14), (16, 8, 3, 3), dict(padding=1)),  # ...and its second
 ]
@@ -220,6 +222,19 @@ def test_scratch_recycles_only_arrays_nothing_refers_to():
     del view
     assert id(conv._scratch(shape, np.float32)) == first  # now free: recycled
     assert conv._scratch(shape, np.float64).dtype == np.float64
+
+
+def test_conv2d_padded_inputs_of_one_shape_keep_their_own_zero_border():
+    """conv2d recycles its padded input without re-zeroing the border (ops.conv._scratch's
+    ``zeroed`` tag): two paddings giving the same padded shape, (14 + 2·1) and (12 + 2·2), must
+    not hand each other a buffer whose border holds data."""
+    rng = np.random.default_rng(13)
+    w = _rand(rng, (2, 4, 3, 3))
+    for _ in range(2):
+        for size, pad in ((14, 1), (12, 2), (14, 1)):
+            x = _rand(rng, (16, 4, size, size))  # padded: (4, 16, 16, 16) float32, 64 KiB
+            _compare(lambda t, u: conv2d(t, u, padding=pad),
+                     lambda t, u: TF.conv2d(t, u, padding=pad), [x, w], np.float32)
 
 
 def test_conv2d_builds_no_graph_without_grad():

@@ -27,7 +27,8 @@ __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool
 
 class Conv2d(Function):
     """y[n,o,h,w] = b[o] + Σ_{c,i,j} W[o,c,i,j] · xpad[n,c, sh·h + dh·i, sw·w + dw·j]: Y = W @ cols;
-    dL/dW = dL/dY @ colsᵀ,  dL/dcols = Wᵀ @ dL/dY (added back onto x: col2im),  dL/db = Σ dL/dY"""
+    dL/dW = dL/dY @ colsᵀ,  dL/dcols = Wᵀ @ dL/dY (added back onto x: col2im),  dL/db = Σ dL/dY
+    (with a bias, cols has a last row of ones and W a last column b: Y = [W b] @ [cols; 1])"""
 
     op = "conv2d"
 
@@ -42,17 +43,24 @@ class Conv2d(Function):
         hp, wp = h + pt + pb, w + pl + pr
         ho = (hp - dh * (kh - 1) - 1) // stride[0] + 1
         wo = (wp - dw * (kw - 1) - 1) // stride[1] + 1
-        xp = _scratch((c, hp, wp, n), x.dtype)  # batch last: a window row is a run of wo*n floats
-        xp[:, :pt] = xp[:, pt + h:] = xp[:, pt:pt + h, :pl] = xp[:, pt:pt + h, pl + w:] = 0
+        # The padded input, batch last: a window row is a run of wo*n floats. Its border is zero
+        # from birth and stays so: only this line asks for arrays tagged with this padding, and
+        # it writes the interior only.
+        xp = _scratch((c, hp, wp, n), x.dtype, zeroed=("conv2d padded input", padding))
         np.copyto(xp[:, pt:pt + h, pl:pl + w], x.transpose(1, 2, 3, 0))
-        cols = _scratch((c, kh, kw, ho, wo, n), x.dtype)
-        np.copyto(cols, _windows(xp, (kh, kw), (ho, wo), stride, dilation))
-        cols = cols.reshape(groups, c // groups * kh * kw, ho * wo * n)
-        out = _matmul(weight.reshape(groups, o // groups, -1), cols,
-                      _scratch((groups, o // groups, ho * wo * n), x.dtype))
+        # The bias trick: one more row of cols, all ones, and the bias as one more column of W,
+        # so that the matmul adds the bias (and in backward, dL/dY @ colsᵀ also gives dL/db):
+        # no separate pass over Y to add it, nor over dL/dY to sum it.
+        k = c // groups * kh * kw
+        cols = _scratch((groups, k + (bias is not None), ho * wo * n), x.dtype)
+        np.copyto(cols[:, :k].reshape(groups, c // groups, kh, kw, ho, wo, n),
+                  _windows(xp, (kh, kw), (ho, wo), stride, dilation).reshape(
+                      groups, c // groups, kh, kw, ho, wo, n))
+        wb = weight.reshape(groups, o // groups, k)
         if bias is not None:
-            flat = out.reshape(o, ho * wo * n)
-            flat += bias[:, None]
+            cols[:, k] = 1
+            wb = np.concatenate([wb, bias.reshape(groups, o // groups, 1)], axis=2)
+        out = _matmul(wb, cols, _scratch((groups, o // groups, ho * wo * n), x.dtype))
         y = out.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo), a view: no copy
         need = ctx.needs_input_grad
         ctx.saved = (cols if need[1] else None, weight if need[0] else None, (n, c, h, w),
@@ -72,23 +80,38 @@ class Conv2d(Function):
             np.copyto(ge, g.transpose(1, 2, 3, 0))
         ge = ge.reshape(groups, o // groups, ho * wo * n)
         grad_x = grad_w = grad_b = None
-        if need[2]:
-            grad_b = ge.reshape(o, ho * wo * n).sum(axis=1)
+        wshape = ctx.inputs[1].shape
+        k = wshape[1] * wshape[2] * wshape[3]  # rows of cols per group, the bias's row aside
         if need[1]:
-            grad_w = _matmul(ge, cols.transpose(0, 2, 1)).reshape(ctx.inputs[1].shape)
+            grad_wb = _matmul(ge, cols.transpose(0, 2, 1))  # (G, O/G, k, plus 1 with a bias)
+            grad_w = grad_wb[:, :, :k].reshape(wshape)
+            if need[2]:  # the bias trick: the last column is Σ dL/dY · 1
+                grad_b = grad_wb[:, :, k].reshape(o)
+        if need[2] and grad_b is None:
+            grad_b = ge.reshape(o, ho * wo * n).sum(axis=1)
         if need[0]:
             kh, kw = weight.shape[2:]
-            gcols = _matmul(weight.reshape(groups, o // groups, -1).transpose(0, 2, 1), ge,
+            gcols = _matmul(weight.reshape(groups, o // groups, k).transpose(0, 2, 1), ge,
                             _scratch((groups, c // groups * kh * kw, ho * wo * n), g.dtype))
             gcols = gcols.reshape(c, kh, kw, ho, wo, n)
-            gxp = _scratch((c, h + pt + pb, w + pl + pr, n), g.dtype)
-            gxp.fill(0)
-            (sh, sw), (dh, dw) = stride, dilation
-            for i in range(kh):  # col2im: one strided add per kernel offset
-                for j in range(kw):
-                    gxp[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                        j * dw:j * dw + sw * (wo - 1) + 1:sw] += gcols[:, i, j]
-            grad_x = gxp[:, pt:pt + h, pl:pl + w].transpose(3, 0, 1, 2)
+            # col2im: one strided add per kernel offset, straight into the unpadded gradient (taps
+            # on the padding are dropped). An offset that reaches every input pixel (the centre
+            # of a 3x3 kernel with padding 1) is copied first instead: no zero-fill pass.
+            taps_h = [_taps(i, dilation[0], stride[0], pt, h, ho) for i in range(kh)]
+            taps_w = [_taps(j, dilation[1], stride[1], pl, w, wo) for j in range(kw)]
+            offsets = [(i, j) for i in range(kh) for j in range(kw) if taps_h[i] and taps_w[j]]
+            full = [(i, j) for i, j in offsets if _covers(taps_h[i], h) and _covers(taps_w[j], w)]
+            gx = _scratch((c, h, w, n), g.dtype)
+            if full:
+                i, j = full[0]
+                offsets.remove((i, j))
+                np.copyto(gx, gcols[:, i, j, taps_h[i][1], taps_w[j][1]])
+            else:
+                gx.fill(0)
+            for i, j in offsets:
+                (xh, yh), (xw, yw) = taps_h[i], taps_w[j]
+                gx[:, xh, xw] += gcols[:, i, j, yh, yw]
+            grad_x = gx.transpose(3, 0, 1, 2)
             if unbatched:
                 grad_x = grad_x[0]
         return grad_x, grad_w, grad_b, None, None, None, None
@@ -109,8 +132,11 @@ class MaxPool2d(Function):
         xp = _pool_input(x, kernel_size, stride, padding, dilation, out_size, fill)
         views = _offsets(xp, kernel_size, stride, dilation, out_size)
         y = _empty(views[0].shape, x.dtype, _order(x))  # x's layout (batch last after a conv)
-        np.copyto(y, views[0])
-        for v in views[1:]:
+        if len(views) == 1:
+            np.copyto(y, views[0])
+        else:
+            np.maximum(views[0], views[1], out=y)
+        for v in views[2:]:
             np.maximum(y, v, out=y)
         if indices is not None:  # return_indices: where each max came from, in the unpadded input
             indices.append(_argmax_indices(views, y, x.shape, kernel_size, stride, padding,
@@ -124,22 +150,24 @@ class MaxPool2d(Function):
         kernel_size, stride, padding, dilation, out_size = ctx.inputs[1:6]
         order = _order(y)
         rest = _empty(y.shape, y.dtype, order)  # laid out as y and x, whatever grad_output is
-        np.copyto(rest, grad_output[None] if unbatched else grad_output)
+        g = grad_output[None] if unbatched else grad_output
+        if _order(g) != order:  # transpose once here, not in each offset's products below
+            np.copyto(rest, g)
+            g = rest
         is_max = _empty(y.shape, bool, order)
-        taken = _empty(y.shape, y.dtype, order)
         grad, views, overlap = _grad_buffer(xp.shape, order, shape, kernel_size, stride, padding,
                                             dilation, out_size, rest.dtype)
+        taken = _empty(y.shape, y.dtype, order) if overlap else None
         xviews = _offsets(xp, kernel_size, stride, dilation, out_size)
         last = len(views) - 1
         for k, (gv, xv) in enumerate(zip(views, xviews)):
             np.equal(xv, y, out=is_max)
+            took = taken if overlap else gv
+            np.multiply(g if k == 0 else rest, is_max, out=took)  # (k = 0 reads g: no copy)
             if overlap:
-                np.multiply(rest, is_max, out=taken)
                 gv += taken
-            else:
-                np.multiply(rest, is_max, out=gv)
-            if k < last:
-                rest -= taken if overlap else gv  # the first max takes it all; later ties get 0
+            if k < last:  # the first max takes it all; later ties get 0
+                np.subtract(g if k == 0 else rest, took, out=rest)
         return _crop(grad, shape, padding, unbatched), None, None, None, None, None
 
 
@@ -342,44 +370,68 @@ def _matmul(a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
-_POOL = []  # arrays of 64 KiB and more handed out before, oldest first
+_POOL = {}  # (shape, dtype) -> arrays of 64 KiB and more handed out before; oldest kind first
 _POOL_BYTES = 256 << 20  # at most this much kept
 _POOL_LOCK = threading.Lock()
+_pool_bytes = 0
 
 
-def _refs_when_free(pool):
+def _refs_when_free(arrays):
     """What ``sys.getrefcount`` says, in ``_scratch``'s own loop, of an array only the pool holds
     (3 on CPython 3.11: the pool's, ``a``'s and the call's argument; measured, not assumed, since
     interpreters differ). None where there is no refcount: then nothing is recycled."""
     if not hasattr(sys, "getrefcount"):
         return None
-    for k in range(len(pool)):
-        a = pool[k]
+    for a in arrays:
         return sys.getrefcount(a)
 
 
 _FREE = _refs_when_free([np.empty(0)])
 
 
-def _scratch(shape, dtype):
+def _scratch(shape, dtype, zeroed=None):
     """``np.empty(shape, dtype)``, recycling an array of an earlier call that nothing refers to any
     more (neither the caller's results nor a graph's saved arrays: each view of it counts).
+    With a tag ``zeroed``, the array is created zero-filled and recycled only for calls with the
+    same tag (so that a caller who writes only part of it finds the rest still zero).
 
     Why: with glibc's default malloc, big freed arrays go back to the OS and the next call's take
     page faults again; that made a conv's forward + backward 2-4x slower in a training loop."""
-    dtype = np.dtype(dtype)
+    global _pool_bytes
+    key = (shape, np.dtype(dtype), zeroed)
     with _POOL_LOCK:
-        for k in range(len(_POOL)):
-            a = _POOL[k]
-            if a.shape == shape and a.dtype == dtype and sys.getrefcount(a) == _FREE:
+        arrays = _POOL.get(key, ())
+        for a in arrays:
+            if sys.getrefcount(a) == _FREE:
                 return a
-        a = np.empty(shape, dtype)
+        a = np.empty(shape, dtype) if zeroed is None else np.zeros(shape, dtype)
         if _FREE is not None and 1 << 16 <= a.nbytes <= _POOL_BYTES // 4:
-            _POOL.append(a)
-            total = sum(b.nbytes for b in _POOL)
-            while total > _POOL_BYTES:
-                total -= _POOL.pop(0).nbytes
+            _POOL.setdefault(key, []).append(a)
+            _pool_bytes += a.nbytes
+            while _pool_bytes > _POOL_BYTES:  # forget the oldest kind's oldest array
+                oldest = next(iter(_POOL))
+                _pool_bytes -= _POOL[oldest].pop(0).nbytes
+                if not _POOL[oldest]:
+                    del _POOL[oldest]
         return a
+
+
+def _taps(i, dilation, stride, pad, size, out):
+    """Kernel offset i along one axis: (the input positions it reads, the outputs they feed) as
+    two slices, leaving out the outputs whose tap falls on padding; None if all of them do.
+    Output y reads input stride·y + dilation·i - pad, which must lie in [0, size)."""
+    first = max(0, -((dilation * i - pad) // stride))  # ceil((pad - dilation·i) / stride)
+    last = min(out - 1, (size - 1 + pad - dilation * i) // stride)
+    if first > last:
+        return None
+    start = stride * first + dilation * i - pad
+    return slice(start, start + stride * (last - first) + 1, stride), slice(first, last + 1)
+
+
+def _covers(taps, size):
+    """Do these taps read every input position along the axis, each once?"""
+    xs, ys = taps
+    return xs.step == 1 and xs.start == 0 and ys.stop - ys.start == size
 
 
 def _windows(xp, kernel, out, stride, dilation):
@@ -429,14 +481,16 @@ def _grad_buffer(padded_shape, order, shape, kernel, stride, padding, dilation, 
 
 
 def _order(x):
-    """x's axes from outermost to innermost in memory: (1, 2, 3, 0) for what conv2d returns."""
-    return tuple(np.argsort([-abs(s) for s in x.strides], kind="stable"))
+    """x's axes from outermost to innermost in memory: (1, 2, 3, 0) for what conv2d returns.
+    (Plain Python: ``np.argsort`` of a 4-item list costs 5-10 µs, a few % of a small CNN step.)"""
+    strides = x.strides
+    return tuple(sorted(range(x.ndim), key=lambda k: -abs(strides[k])))
 
 
 def _empty(shape, dtype, order):
     """An uninitialised array of ``shape`` (from the scratch pool), its memory in axis ``order``."""
     a = _scratch(tuple(shape[k] for k in order), dtype)
-    return a.transpose(np.argsort(order))
+    return a.transpose(sorted(range(len(order)), key=order.__getitem__))  # order's inverse
 
 
 def _crop(grad, shape, padding, unbatched):
