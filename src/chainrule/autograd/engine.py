@@ -8,6 +8,8 @@ import numpy as np
 
 from .grad_mode import _State
 
+_ndarray = np.ndarray
+
 
 def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "backward") -> np.ndarray:
     """Sum ``grad`` down to ``shape``: over the leading axes broadcasting added, then over the
@@ -50,20 +52,19 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             pending[fn] = g
             heappush(heap, (-fn.seq, fn))
     anomaly = _State.anomaly
+    watch = capture is not None or _State.retains  # is any node's own gradient wanted?
     while heap:
         node = heappop(heap)[1]
-        inputs = node.inputs
         grad_output = pending.pop(node)
-        if capture is not None and node in capture:
-            capture[node] = grad_output
-        if capture is None and node._retained is not None and (t := node._retained()) is not None:
-            _deliver(t, grad_output, True, None)
+        if watch:
+            _watch(node, grad_output, capture)
         try:
             in_grads = node.backward(node, grad_output)
         except SavedFreedError as err:
             raise SavedFreedError(f"{node.name()}: {err}") from None
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
+        inputs = node.inputs
         if len(in_grads) != len(inputs):
             raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients but "
                                f"the op has {len(inputs)} inputs")
@@ -77,17 +78,29 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             if g is None or not need:
                 continue
             data = t.data
-            if type(g) is not np.ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+            if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                 g = _conform(g, data, node)
             fn = t.grad_fn
-            if fn is None:
-                _deliver(t, g, g is grad_output or g is previous or g.base is not None, capture)
-            elif fn in pending:
-                pending[fn] = pending[fn] + g
+            if fn is not None:  # an op made t: its node runs when all its gradient is in
+                if fn in pending:
+                    pending[fn] = pending[fn] + g
+                else:
+                    pending[fn] = g
+                    heappush(heap, (-fn.seq, fn))
+            elif capture is None and t.grad is not None:  # a leaf: accumulate
+                t.grad.data += g
             else:
-                pending[fn] = g
-                heappush(heap, (-fn.seq, fn))
+                _deliver(t, g, g is grad_output or g is previous or g.base is not None, capture)
             previous = g
+
+
+def _watch(node, grad_output, capture) -> None:
+    """Hand a node's output gradient to ``autograd.grad`` or to a tensor that retains it."""
+    if capture is not None:
+        if node in capture:
+            capture[node] = grad_output
+    elif node._retained is not None and (t := node._retained()) is not None:
+        _deliver(t, grad_output, True, None)
 
 
 def _conform(g, data, node) -> np.ndarray:

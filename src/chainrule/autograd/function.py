@@ -37,6 +37,9 @@ class _Freed:
 FREED = _Freed()
 
 
+_ONE_INPUT = object()  # apply's marker for "no second input"
+
+
 class Function:
     """Base class of every op; subclass it to write your own.
 
@@ -65,7 +68,7 @@ class Function:
 
     @property
     def saved_tensors(self):
-        return self.saved
+        return getattr(self, "saved", ())
 
 
     # -- the graph -------------------------------------------------------------------------------
@@ -87,34 +90,64 @@ class Function:
 
     # -- running it ------------------------------------------------------------------------------
     @classmethod
-    def apply(cls, *args, **kwargs):
-        """Run forward on the inputs' arrays; record a node if any input requires grad."""
+    def apply(cls, a, b=_ONE_INPUT, *rest, **kwargs):
+        """``forward`` on the inputs' arrays; a node is recorded if any input requires grad.
+
+        Called as ``Op.apply(*inputs, **options)``. Ops of one or two positional inputs, nearly
+        all of them, take a path without loops or lists: on small tensors this bookkeeping, not
+        NumPy, is most of an op's cost (``python benchmarks/icount.py W4``)."""
         ctx = _new(cls)
-        values = []
-        needs = []
-        for a in args:
+        if rest or kwargs:
+            args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
+            values = [x.data if isinstance(x, Tensor) else x for x in args]
+            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
+            record = True in needs
+        elif b is _ONE_INPUT:
+            args = (a,)
             if isinstance(a, Tensor):
-                values.append(a.data)
-                needs.append(a.requires_grad)
+                values = (a.data,)
+                record = a.requires_grad
             else:
-                values.append(a)
-                needs.append(False)
-        record = True in needs and _State.grad_enabled
-        if record:
+                values = args
+                record = False
+            needs = (record,)
+        else:
+            args = (a, b)
+            if isinstance(a, Tensor):
+                va = a.data
+                ra = a.requires_grad
+            else:
+                va = a
+                ra = False
+            if isinstance(b, Tensor):
+                vb = b.data
+                rb = b.requires_grad
+            else:
+                vb = b
+                rb = False
+            values = (va, vb)
+            needs = (ra, rb)
+            record = ra or rb
+        if record and _State.grad_enabled:
             ctx.inputs = args
-            ctx.needs_input_grad = tuple(needs)
+            ctx.needs_input_grad = needs
             ctx.seq = _next_seq()  # creation order: a node's consumers always come later
             if kwargs:
                 ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
         else:
+            record = False
             ctx.inputs = ()
             ctx.needs_input_grad = _NO_GRAD
-        ctx.saved = ()
         try:
-            out = cls.forward(ctx, *values, **kwargs)
+            if rest or kwargs:
+                out = cls.forward(ctx, *values, **kwargs)
+            elif b is _ONE_INPUT:
+                out = cls.forward(ctx, values[0])
+            else:
+                out = cls.forward(ctx, va, vb)
         except ValueError as err:
             raise _shape_error(cls, values, err) from None
-        if type(out) is not np.ndarray:
+        if type(out) is not _ndarray:
             out = np.asarray(out)
         if out.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
             out = _torch_result(values, out)
@@ -122,7 +155,12 @@ class Function:
             _anomaly.check_forward(cls, out)
             if record:
                 _anomaly.remember_stack(ctx)
-        return _make(out, ctx if record else None)
+        t = _new(Tensor)  # what _make does, inlined: this runs once per op
+        t.data = out
+        t.grad = None
+        t.grad_fn = ctx if record else None
+        t.requires_grad = record
+        return t
 
 
 _new = object.__new__
@@ -130,6 +168,7 @@ _next_seq = itertools.count().__next__
 
 
 _F64 = np.dtype(np.float64)
+_ndarray = np.ndarray
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
@@ -174,5 +213,5 @@ def _shape_error(cls, values, err):
     return RuntimeError(f"{cls.op_name()}: {msg} (input shapes {shapes})")
 
 
-from ..tensor import Tensor, _make  # noqa: E402  (tensor.py imports the ops, which import this)
+from ..tensor import Tensor  # noqa: E402  (tensor.py imports the ops, which import this)
 from . import anomaly as _anomaly  # noqa: E402

@@ -10,6 +10,7 @@ class _State:
 
     grad_enabled = True
     anomaly = False
+    retains = False  # has any tensor called retain_grad()? (the engine skips the check until then)
 
 
 def is_grad_enabled() -> bool:

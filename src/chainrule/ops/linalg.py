@@ -14,17 +14,17 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        ctx.saved = (a, b)
+        try:
+            return a @ b
+        except ValueError:  # the checks run only here: on small tensors they would cost 10 %
+            pass
         if a.ndim == 0 or b.ndim == 0:
             raise RuntimeError("matmul: both arguments to matmul need to be at least 1D, but they "
                                f"are {a.ndim}D and {b.ndim}D")
         if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
             raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} do not align")
-        ctx.saved = (a, b)
-        try:
-            return a @ b
-        except ValueError:
-            raise RuntimeError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot be "
-                               "broadcast") from None
+        raise RuntimeError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot be broadcast")
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -45,16 +45,23 @@ _SMALL = 4096
 
 
 class Sum(Function):
-    """y = sum(x);  dL/dx = dL/dy broadcast back over the summed axes"""
+    """y = sum(x);  dL/dx = dL/dy broadcast back over the summed axes
+
+    ``Sum.apply(x)`` sums everything (the one-input call is the cheapest: ``loss.sum()`` is
+    common on small tensors); ``Sum.apply(x, axes, keepdim)`` sums over ``axes``."""
 
     @staticmethod
-    def forward(ctx, x, axes, keepdim):
-        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+    def forward(ctx, x, axes=None, keepdim=False):
+        if axes is not None:
+            ctx.axes, ctx.keepdim = axes, keepdim
         return x.sum(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return _expand(grad_output, ctx.shape, ctx.axes, ctx.keepdim), None, None
+        shape = ctx.inputs[0].data.shape
+        if len(ctx.inputs) == 1:
+            return _expand(grad_output, shape, (), True)
+        return _expand(grad_output, shape, ctx.axes, ctx.keepdim), None, None
 
 
 class Mean(Function):
@@ -202,6 +209,8 @@ def sum(x, dim=None, keepdim: bool = False, dtype=None):
         x = x.to(dtype)
     elif x.data.dtype.kind in "bui":  # integer sums are int64, as PyTorch
         x = x.to(np.int64)
+    if dim is None and not keepdim:
+        return Sum.apply(x)
     return Sum.apply(x, _axes(dim, x.ndim, "sum"), keepdim)
 
 
