@@ -141,27 +141,29 @@ class CrossEntropy(Function):
                 q = None
                 index = np.arange(m)
                 picked = s[index, t]
-        p = np.exp(s) if q is not None else np.exp(s, out=s)
-        sum_exp = np.add.reduce(p, axis=1, keepdims=True)
-        p /= sum_exp  # softmax, kept for backward
+        e = np.exp(s) if q is not None else np.exp(s, out=s)
+        sum_exp = np.add.reduce(e, axis=1, keepdims=True)
         log_sum = np.log(sum_exp)
+        # backward needs softmax = e / sum_exp: it divides there, folded into the (M, 1) scale,
+        # which saves a pass over (M, C) here and costs nothing when no gradient is asked for
         if q is None:
             loss = log_sum[:, 0] - picked
             if rows is not None:
                 loss *= rows
-            ctx.saved = (p, t, rows, None, index)
+            ctx.saved = (e, sum_exp, t, rows, None, index)
         else:
             logp = s - log_sum
             loss = -(q * logp).sum(axis=1)
             if t is None and ctx.needs_input_grad[1]:  # dL/dtarget = -(1 - ε) w log softmax(z)
                 grad_t = logp * (-(1 - eps) if weight is None else -(1 - eps) * weight)
-            ctx.saved = (p, q, None, grad_t, None)
+            ctx.saved = (e, sum_exp, q, None, grad_t, None)
         ctx.shape, ctx.reduction, ctx.denominator = z.shape, reduction, denominator
         return _as(_reduce(loss.reshape(_row_shape(z.shape)), reduction, denominator), z.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        p, targets, rows, grad_t, index = ctx.saved  # targets: indices (M,) or dense q (M, C)
+        # e = exp(z - max), softmax = e / sum_exp; targets: indices (M,) or dense q (M, C)
+        e, sum_exp, targets, rows, grad_t, index = ctx.saved
         scale = _scale(grad_output, ctx.reduction, ctx.denominator)
         if ctx.reduction == "none":
             scale = scale.reshape(-1, 1)
@@ -169,10 +171,10 @@ class CrossEntropy(Function):
         if ctx.needs_input_grad[0]:
             if targets.ndim == 1:  # class indices: w_t (softmax - onehot(t)) on each row
                 coef = scale if rows is None else rows[:, None] * scale
-                grad_z = p * coef
+                grad_z = e * (coef / sum_exp)
                 grad_z[index, targets] -= coef if coef.ndim == 0 else coef[:, 0]
             else:  # dense q: (Σ q) softmax - q
-                grad_z = (targets.sum(axis=1, keepdims=True) * p - targets) * scale
+                grad_z = (targets.sum(axis=1, keepdims=True) / sum_exp * e - targets) * scale
             grad_z = _class_back(grad_z, ctx.shape)
         if grad_t is not None:
             grad_t = _class_back(grad_t * scale, ctx.shape)
