@@ -24,14 +24,15 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def inner(workload: str, lib: str, steps: int) -> None:
-    """Build the workload, warm up, run ``steps`` steps (in the process valgrind watches)."""
+def inner(workload: str, lib: str, steps: int, most: int) -> None:
+    """Build the workload, warm up, run ``steps`` steps (in the process valgrind watches); the
+    data are made for ``most`` steps in every run, so that making them cancels out."""
     sys.path.insert(0, HERE)
     from harness import make_images
     from workloads import WORKLOADS, initial_weights, make_impl
 
     w = WORKLOADS[workload]
-    n = max(steps, 1) * w.batch + w.warmup * w.batch
+    n = (most + w.warmup) * w.batch
     x = y = None
     if w.model != "sigmoid":
         x, y = make_images(n)
@@ -47,11 +48,12 @@ def inner(workload: str, lib: str, steps: int) -> None:
         run(batches[w.warmup:w.warmup + steps])
 
 
-def count(workload: str, lib: str, steps: int) -> int:
+def count(workload: str, lib: str, steps: int, most: int) -> int:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
-               sys.executable, os.path.abspath(__file__), "--inner", workload, lib, str(steps)]
+               sys.executable, os.path.abspath(__file__), "--inner", workload, lib, str(steps),
+               str(most)]
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     m = re.search(r"Collected : (\d+)", p.stderr)
     if p.returncode or m is None:
@@ -67,7 +69,7 @@ def main() -> None:
     p.add_argument("--libs", default="numpy,chainrule")
     p.add_argument("--steps", default=None,
                    help="two step counts, e.g. 200,1200 (default by workload)")
-    p.add_argument("--inner", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--inner", nargs=4, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.workload == "--inner":
         return
@@ -77,7 +79,7 @@ def main() -> None:
         p.error("--steps: the second count must be larger than the first")
     rows = {}
     for lib in a.libs.split(","):
-        rows[lib] = (count(a.workload, lib, hi) - count(a.workload, lib, lo)) / (hi - lo)
+        rows[lib] = (count(a.workload, lib, hi, hi) - count(a.workload, lib, lo, hi)) / (hi - lo)
         print(f"{a.workload} {lib:10s} {rows[lib]:14,.0f} instructions per step", flush=True)
     if "numpy" in rows and "chainrule" in rows:
         print(f"{a.workload} chainrule / numpy: {rows['chainrule'] / rows['numpy']:.2f}")
@@ -85,6 +87,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--inner":
-        inner(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        inner(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     else:
         main()
