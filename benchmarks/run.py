@@ -113,6 +113,11 @@ def agreement(w, r: dict, ref: dict | None) -> str:
     if w.mode == "train":
         ok = _close(r["loss"], ref["loss"], 1e-3) and _close(r["param_abs_sum"],
                                                              ref["param_abs_sum"], 1e-4)
+        if not ok and _close(r["loss"], ref["loss"], 0.03) and _close(
+                r["param_abs_sum"], ref["param_abs_sum"], 0.02):
+            dl = abs(r["loss"] - ref["loss"]) / abs(ref["loss"])
+            dp = abs(r["param_abs_sum"] - ref["param_abs_sum"]) / abs(ref["param_abs_sum"])
+            return f"drifts (loss {100 * dl:.1f} %, Σ|w| {100 * dp:.2f} %)"
     else:
         moved = sum(abs(a - b) for a, b in zip(r["class_counts"], ref["class_counts"]))
         ok = (_close(r["logits_abs_sum"], ref["logits_abs_sum"], 1e-4)
@@ -170,7 +175,12 @@ def tables(results: dict, order: list[tuple]) -> list[str]:
 
     out += ["", "## Agreement with PyTorch (same data, same initial weights)", "",
             "Training: final loss of the last timed repeat (every repeat starts from the initial "
-            "weights); inference: sum of |logits| and the predicted-class counts.", "",
+            "weights) and the sum of |weights|; inference: sum of |logits| and the "
+            "predicted-class counts. *drifts*: within 3 % (loss) and 2 % (weights) but not "
+            "within 0.1 % / 0.01 %. Over hundreds of float32 SGD steps, last-bit rounding "
+            "differences (the order of a sum, one or two BLAS threads) grow: the hand-written "
+            "loop and PyTorch drift apart too. One step's gradients and a few steps' weights are "
+            "compared to 1e-7 by `python benchmarks/run.py --check`.", "",
             "| Workload | Threads | BLAS env | PyTorch | hand-written NumPy | chainrule |",
             "|---|---|---|---|---|---|"]
     for name, threads, variant in order:
