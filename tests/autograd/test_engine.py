@@ -289,3 +289,44 @@ def test_wrong_gradient_count_and_shape_name_the_op():
         TwoGrads.apply(x).sum().backward()
     with pytest.raises(RuntimeError, match=r"BadShapeBackward: gradient has shape \(7,\) but its input has shape \(2,\)"):
         BadShape.apply(x).sum().backward()
+
+
+class _Affine(Function):
+    """y = a·x + b with the options a and b given by keyword (names that apply's own positional
+    parameters also use)."""
+
+    @staticmethod
+    def forward(ctx, x, *, a=1.0, b=0.0):
+        ctx.a = a
+        return a * x + b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output * ctx.a
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2, 3])
+def test_apply_passes_inputs_and_keyword_options_through_every_path(n_inputs):
+    xs = [cr.tensor([1.0, 2.0], requires_grad=True) for _ in range(n_inputs)]
+
+    class Combine(Function):  # y = Σ_i (i + 1) · x_i, one input or several
+        @staticmethod
+        def forward(ctx, *arrays):
+            return sum((i + 1) * a for i, a in enumerate(arrays))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            grads = tuple((i + 1) * grad_output for i in range(len(ctx.inputs)))
+            return grads if len(grads) > 1 else grads[0]
+
+    y = Combine.apply(*xs)
+    assert y.grad_fn.needs_input_grad == (True,) * n_inputs
+    y.sum().backward()
+    for i, x in enumerate(xs):
+        np.testing.assert_array_equal(x.grad.data, [i + 1.0, i + 1.0])
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = _Affine.apply(x, a=3.0, b=0.5)  # keywords reach forward, not apply's own parameters
+    np.testing.assert_allclose(y.data, [3.5, 6.5])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])

@@ -90,12 +90,13 @@ class Function:
 
     # -- running it ------------------------------------------------------------------------------
     @classmethod
-    def apply(cls, a, b=_ONE_INPUT, *rest, **kwargs):
+    def apply(cls, a, b=_ONE_INPUT, /, *rest, **kwargs):
         """``forward`` on the inputs' arrays; a node is recorded if any input requires grad.
 
         Called as ``Op.apply(*inputs, **options)``. Ops of one or two positional inputs, nearly
         all of them, take a path without loops or lists: on small tensors this bookkeeping, not
-        NumPy, is most of an op's cost (``python benchmarks/icount.py W4``)."""
+        NumPy, is most of an op's cost (``python benchmarks/icount.py W4``). ``a`` and ``b`` are
+        positional-only, so that options named ``a=`` or ``b=`` reach ``forward``."""
         ctx = _new(cls)
         if rest or kwargs:
             args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
