@@ -69,10 +69,7 @@ def main() -> None:
     p.add_argument("--libs", default="numpy,chainrule")
     p.add_argument("--steps", default=None,
                    help="two step counts, e.g. 200,1200 (default by workload)")
-    p.add_argument("--inner", nargs=4, help=argparse.SUPPRESS)
     a = p.parse_args()
-    if a.workload == "--inner":
-        return
     default = {"W4": "200,1200", "W3": "2,6", "W5-MLP": "1,3", "W5-CNN": "1,2"}
     lo, hi = (int(s) for s in (a.steps or default.get(a.workload, "10,60")).split(","))
     if hi <= lo:

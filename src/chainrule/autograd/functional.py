@@ -44,6 +44,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                                   "supported: chainrule's backward runs on NumPy arrays")
     if inputs is not None:
         raise NotImplementedError("backward: inputs= is not supported; use autograd.grad")
+    if grad_tensors is None and not isinstance(tensors, (list, tuple)):  # loss.backward()
+        run_backward((tensors,), (_seed(tensors, None, "backward"),), bool(retain_graph))
+        return
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
     if len(grads) != len(tensors):
