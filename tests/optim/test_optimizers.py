@@ -140,6 +140,30 @@ def test_add_param_group_and_changing_lr_midway():
     assert_close(ours, theirs, np.float64)
 
 
+def test_sgd_mixed_dtypes_in_one_group():
+    """Plain SGD scales each gradient by lr in its parameter's dtype, also when one group holds
+    float32 and float64 parameters (small ones and one above the scratch size)."""
+    shapes = [(3,), (70, 70), (2, 2), (80, 60)]
+    dtypes = [np.float32, np.float64, np.float32, np.float32]
+    rng = np.random.default_rng(3)
+    ours = [cr.tensor(rng.standard_normal(s).astype(d), requires_grad=True)
+            for s, d in zip(shapes, dtypes)]
+    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    opt = cr.optim.SGD(ours, lr=0.3)
+    ref = torch.optim.SGD(theirs, lr=0.3, foreach=False)
+    for _ in range(3):
+        grads = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+        set_grads(ours, grads)
+        set_grads(theirs, grads)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        assert p.dtype == t.detach().numpy().dtype
+        # last bits only (PyTorch fuses p + alpha * g); lr in float32 would be off by ~1e-8
+        rtol = 1e-6 if p.dtype == np.float32 else 1e-14
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=rtol, atol=rtol)
+
+
 def test_named_parameters():
     ours, _ = make_params(np.float32, shapes=[(2,), (3,)])
     opt = cr.optim.SGD([("w", ours[0]), ("b", ours[1])], lr=0.1)

@@ -62,19 +62,24 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             in_grads = node.backward(node, grad_output)
         except SavedFreedError as err:
             raise SavedFreedError(f"{node.name()}: {err}") from None
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
-        inputs = node.inputs
-        if len(in_grads) != len(inputs):
-            raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients but "
-                               f"the op has {len(inputs)} inputs")
-        if anomaly:
-            from .anomaly import check_backward
-            check_backward(node, in_grads)
         if not retain_graph:
             node.saved = FREED
+        inputs = node.inputs
+        if type(in_grads) is tuple:
+            if len(in_grads) != len(inputs):
+                raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients "
+                                   f"but the op has {len(inputs)} inputs")
+            edges = zip(inputs, in_grads, node.needs_input_grad)
+        elif len(inputs) == 1:  # a one-input op (its input needs the gradient, or no node)
+            edges = ((inputs[0], in_grads, True),)
+        else:
+            raise RuntimeError(f"{node.name()}: backward returned 1 gradient but the op has "
+                               f"{len(inputs)} inputs")
+        if anomaly:
+            from .anomaly import check_backward
+            check_backward(node, in_grads if type(in_grads) is tuple else (in_grads,))
         previous = None
-        for t, g, need in zip(inputs, in_grads, node.needs_input_grad):
+        for t, g, need in edges:
             if g is None or not need:
                 continue
             data = t.data

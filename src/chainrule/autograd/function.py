@@ -98,22 +98,25 @@ class Function:
         NumPy, is most of an op's cost (``python benchmarks/icount.py W4``). ``a`` and ``b`` are
         positional-only, so that options named ``a=`` or ``b=`` reach ``forward``."""
         ctx = _new(cls)
-        if rest or kwargs:
-            args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
-            values = [x.data if isinstance(x, Tensor) else x for x in args]
-            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
-            record = True in needs
-        elif b is _ONE_INPUT:
-            args = (a,)
+        if b is _ONE_INPUT and not kwargs:
             if isinstance(a, Tensor):
-                values = (a.data,)
-                record = a.requires_grad
+                va = a.data
+                record = a.requires_grad and _State.grad_enabled
             else:
-                values = args
+                va = a
                 record = False
-            needs = (record,)
-        else:
-            args = (a, b)
+            if record:
+                ctx.inputs = (a,)
+                ctx.needs_input_grad = _NEEDED
+                ctx.seq = _next_seq()  # creation order: a node's consumers always come later
+            else:
+                ctx.inputs = ()
+                ctx.needs_input_grad = _NO_GRAD
+            try:
+                out = cls.forward(ctx, va)
+            except ValueError as err:
+                raise _shape_error(cls, (va,), err) from None
+        elif not (rest or kwargs):
             if isinstance(a, Tensor):
                 va = a.data
                 ra = a.requires_grad
@@ -126,32 +129,40 @@ class Function:
             else:
                 vb = b
                 rb = False
-            values = (va, vb)
-            needs = (ra, rb)
-            record = ra or rb
-        if record and _State.grad_enabled:
-            ctx.inputs = args
-            ctx.needs_input_grad = needs
-            ctx.seq = _next_seq()  # creation order: a node's consumers always come later
-            if kwargs:
-                ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
-        else:
-            record = False
-            ctx.inputs = ()
-            ctx.needs_input_grad = _NO_GRAD
-        try:
-            if rest or kwargs:
-                out = cls.forward(ctx, *values, **kwargs)
-            elif b is _ONE_INPUT:
-                out = cls.forward(ctx, values[0])
+            record = (ra or rb) and _State.grad_enabled
+            if record:
+                ctx.inputs = (a, b)
+                ctx.needs_input_grad = (ra, rb)
+                ctx.seq = _next_seq()
             else:
+                ctx.inputs = ()
+                ctx.needs_input_grad = _NO_GRAD
+            try:
                 out = cls.forward(ctx, va, vb)
-        except ValueError as err:
-            raise _shape_error(cls, values, err) from None
+            except ValueError as err:
+                raise _shape_error(cls, (va, vb), err) from None
+        else:
+            args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
+            values = [x.data if isinstance(x, Tensor) else x for x in args]
+            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
+            record = True in needs and _State.grad_enabled
+            if record:
+                ctx.inputs = args
+                ctx.needs_input_grad = needs
+                ctx.seq = _next_seq()
+                if kwargs:
+                    ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
+            else:
+                ctx.inputs = ()
+                ctx.needs_input_grad = _NO_GRAD
+            try:
+                out = cls.forward(ctx, *values, **kwargs)
+            except ValueError as err:
+                raise _shape_error(cls, values, err) from None
         if type(out) is not _ndarray:
             out = np.asarray(out)
         if out.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
-            out = _torch_result(values, out)
+            out = _torch_result(_arrays(a, b, rest), out)
         if _State.anomaly:
             _anomaly.check_forward(cls, out)
             if record:
@@ -204,6 +215,13 @@ class _AllFalse(tuple):
 
 
 _NO_GRAD = _AllFalse()
+_NEEDED = (True,)  # needs_input_grad of a one-input node
+
+
+def _arrays(a, b, rest) -> tuple:
+    """apply's positional inputs as arrays (or numbers), for the rare paths that need them all."""
+    args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
+    return tuple(x.data if isinstance(x, Tensor) else x for x in args)
 
 
 def _shape_error(cls, values, err):

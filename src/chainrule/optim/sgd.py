@@ -9,6 +9,8 @@ import numpy as np
 from .optimizer import Optimizer
 from ..tensor import _make
 
+_SCRATCH_FROM = 4096  # elements: larger updates go through the optimizer's scratch buffer
+
 
 class SGD(Optimizer):
     """PyTorch's SGD, step by step::
@@ -41,40 +43,57 @@ class SGD(Optimizer):
 
     def step(self, closure=None):
         loss = self._closure(closure)
-        workspace = self._workspace
         for group in self.param_groups:
             lr = float(group["lr"])
-            momentum = float(group["momentum"])
-            keep = 1.0 - float(group["dampening"])
-            weight_decay = float(group["weight_decay"])
-            nesterov, maximize = group["nesterov"], group["maximize"]
+            if group["momentum"] or group["weight_decay"] or group["maximize"]:
+                self._step_group(group, lr)
+                continue
+            scale = None  # plain SGD, the common case: p -= lr * grad
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 param, g = p.data, p.grad.data
-                t0, t1 = workspace(param)
-                if weight_decay != 0:
-                    np.multiply(param, weight_decay, out=t0)
-                    (np.subtract if maximize else np.add)(t0, g, out=t0)
-                    g = t0
-                elif maximize:
-                    g = np.negative(g, out=t0)
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        state["momentum_buffer"] = buf = _make(g.astype(param.dtype), None)
-                        buf = buf.data
-                    else:
-                        buf = buf.data
-                        buf *= momentum
-                        if keep == 1.0:
-                            buf += g
-                        else:
-                            buf += np.multiply(g, keep, out=t1)
-                    if nesterov:
-                        g = np.add(g, np.multiply(buf, momentum, out=t1), out=t1)
-                    else:
-                        g = buf
-                param += np.multiply(g, -lr, out=t0)
+                if scale is None or scale.dtype is not param.dtype:
+                    scale = np.array(-lr, param.dtype)
+                if param.size < _SCRATCH_FROM:  # a small temporary costs less than the lookup
+                    param += g * scale
+                else:
+                    param += np.multiply(g, scale, out=self._workspace(param)[0])
         return loss
+
+    def _step_group(self, group: dict, lr: float) -> None:
+        """One step of a group with momentum, weight decay or maximize."""
+        workspace = self._workspace
+        momentum = float(group["momentum"])
+        keep = 1.0 - float(group["dampening"])
+        weight_decay = float(group["weight_decay"])
+        nesterov, maximize = group["nesterov"], group["maximize"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            param, g = p.data, p.grad.data
+            t0, t1 = workspace(param)
+            if weight_decay != 0:
+                np.multiply(param, weight_decay, out=t0)
+                (np.subtract if maximize else np.add)(t0, g, out=t0)
+                g = t0
+            elif maximize:
+                g = np.negative(g, out=t0)
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    state["momentum_buffer"] = buf = _make(g.astype(param.dtype), None)
+                    buf = buf.data
+                else:
+                    buf = buf.data
+                    buf *= momentum
+                    if keep == 1.0:
+                        buf += g
+                    else:
+                        buf += np.multiply(g, keep, out=t1)
+                if nesterov:
+                    g = np.add(g, np.multiply(buf, momentum, out=t1), out=t1)
+                else:
+                    g = buf
+            param += np.multiply(g, -lr, out=t0)
