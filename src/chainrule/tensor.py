@@ -218,7 +218,7 @@ class Tensor:
         return Pow.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __matmul__(self, other):
-        return MatMul.apply(self, _as_tensor(other))
+        return MatMul.apply(self, other if isinstance(other, Tensor) else _as_tensor(other))
 
     def __rmatmul__(self, other):
         return MatMul.apply(_as_tensor(other), self)

@@ -291,6 +291,30 @@ def test_wrong_gradient_count_and_shape_name_the_op():
         BadShape.apply(x).sum().backward()
 
 
+class _OneGradForTwo(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved
+        return grad_output * x  # one gradient for two inputs
+
+
+def test_wrong_gradient_count_keeps_the_saved_arrays():
+    """The count is checked before backward releases the node's saved arrays: a second call
+    reports the same mistake, not 'backward through the graph a second time'."""
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = cr.tensor([3.0, 4.0], requires_grad=True)
+    out = _OneGradForTwo.apply(x, y).sum()
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="_OneGradForTwoBackward: backward returned 1 "
+                                               "gradient but the op has 2 inputs"):
+            out.backward()
+
+
 class _Affine(Function):
     """y = a·x + b with the options a and b given by keyword (names that apply's own positional
     parameters also use)."""

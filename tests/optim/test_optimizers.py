@@ -164,6 +164,14 @@ def test_sgd_mixed_dtypes_in_one_group():
         np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=rtol, atol=rtol)
 
 
+def test_sgd_rejects_integer_parameters():
+    p = cr.tensor(np.array([5, 5]))
+    p.grad = cr.tensor(np.array([1, 1]))
+    with pytest.raises(TypeError, match="SGD: cannot update a parameter of dtype int64"):
+        cr.optim.SGD([p], lr=0.1).step()
+    assert p.data.tolist() == [5, 5]
+
+
 def test_named_parameters():
     ours, _ = make_params(np.float32, shapes=[(2,), (3,)])
     opt = cr.optim.SGD([("w", ours[0]), ("b", ours[1])], lr=0.1)

@@ -62,8 +62,6 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             in_grads = node.backward(node, grad_output)
         except SavedFreedError as err:
             raise SavedFreedError(f"{node.name()}: {err}") from None
-        if not retain_graph:
-            node.saved = FREED
         inputs = node.inputs
         if type(in_grads) is tuple:
             if len(in_grads) != len(inputs):
@@ -78,6 +76,8 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
         if anomaly:
             from .anomaly import check_backward
             check_backward(node, in_grads if type(in_grads) is tuple else (in_grads,))
+        if not retain_graph:
+            node.saved = FREED
         previous = None
         for t, g, need in edges:
             if g is None or not need:

@@ -84,7 +84,7 @@ class Pow(Function):
         ga = gb = None
         if need[0]:
             if isinstance(b, (int, float)) and b == 2:
-                ga = grad_output * (2 * a)
+                ga = grad_output * (a + a)  # a + a: no Python number for NumPy to convert
             else:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     # b = 0: the gradient is 0 everywhere, also at a = 0 (PyTorch's convention)

@@ -29,7 +29,10 @@ def _axes(dim, ndim, op):
 
 def _expand(grad, shape, axes, keepdim):
     """Put the reduced axes back into ``grad`` and broadcast it to the input's shape."""
-    if math.prod(shape) <= _SMALL:  # small: filling a copy costs less than making a view
+    n = math.prod(shape)
+    if grad.size == n:  # every reduced axis had length 1: only the shape changes
+        return grad.reshape(shape)
+    if n <= _SMALL:  # small: filling a copy costs less than making a view
         out = np.empty(shape, grad.dtype)
         if grad.size == 1:
             out.fill(grad.item())

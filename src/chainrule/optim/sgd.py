@@ -45,7 +45,7 @@ class SGD(Optimizer):
         loss = self._closure(closure)
         for group in self.param_groups:
             lr = float(group["lr"])
-            if group["momentum"] or group["weight_decay"] or group["maximize"]:
+            if float(group["momentum"]) or float(group["weight_decay"]) or group["maximize"]:
                 self._step_group(group, lr)
                 continue
             scale = None  # plain SGD, the common case: p -= lr * grad
@@ -54,7 +54,7 @@ class SGD(Optimizer):
                     continue
                 param, g = p.data, p.grad.data
                 if scale is None or scale.dtype is not param.dtype:
-                    scale = np.array(-lr, param.dtype)
+                    scale = _scale(-lr, param.dtype)
                 if param.size < _SCRATCH_FROM:  # a small temporary costs less than the lookup
                     param += g * scale
                 else:
@@ -97,3 +97,12 @@ class SGD(Optimizer):
                 else:
                     g = buf
             param += np.multiply(g, -lr, out=t0)
+
+
+def _scale(value: float, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a 0-d array of a parameter's dtype (a number would cost NumPy a conversion
+    per parameter)."""
+    if dtype.kind not in "fc":
+        raise TypeError(f"SGD: cannot update a parameter of dtype {dtype}; parameters must be "
+                        "floating point")
+    return np.array(value, dtype)
