@@ -2,13 +2,16 @@
 
     python benchmarks/run.py                       # everything; writes BENCHMARKS.md
     python benchmarks/run.py --quick               # smoke test, 2 threads only, prints only
-    python benchmarks/run.py --workloads W1,W3 --threads 1 --repeats 5
+    python benchmarks/run.py --workloads W1,W3 --threads 1 --rounds 5
     python benchmarks/run.py --check               # hand-written gradients vs PyTorch
 
 Each (workload, library, thread count) runs in a fresh process (``worker.py``) with
 OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = n set before NumPy loads, and
 torch.set_num_threads(n) / chainrule.set_num_threads(n); one library per process, so the peak
-resident set is that library's.  When OPENBLAS_CORETYPE is set, NumPy and chainrule run both
+resident set is that library's.  The libraries take turns: each of ``--rounds`` rounds runs
+PyTorch, NumPy and chainrule once (``--repeats`` timed runs each), so that a change in the
+machine's load between one minute and the next slows all three alike instead of one of them.
+When OPENBLAS_CORETYPE is set, NumPy and chainrule run both
 with the environment as it is and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
 
 from __future__ import annotations
@@ -69,6 +72,19 @@ def run_worker(workload: str, lib: str, threads: int, repeats: int, quick: bool,
     return {"error": f"worker exited with status {p.returncode}: {tail}"}
 
 
+def merge_rounds(before: dict | None, r: dict) -> dict:
+    """One library's results over the rounds so far: all timed runs, the highest peaks."""
+    if before is None or "error" in before:
+        return before or r
+    if "error" in r:
+        return r
+    merged = dict(before, times=before["times"] + r["times"])
+    for key in ("peak_process_mb", "peak_workload_mb"):
+        if before.get(key) is not None and r.get(key) is not None:
+            merged[key] = max(before[key], r[key])
+    return merged
+
+
 def describe(r: dict) -> str:
     if "error" in r:
         return r["error"]
@@ -127,7 +143,7 @@ def agreement(w, r: dict, ref: dict | None) -> str:
 
 def tables(results: dict, order: list[tuple]) -> list[str]:
     """Markdown tables: time, peak memory, agreement with PyTorch."""
-    out = ["## Time (seconds: median (min–max) of the repeats)", "",
+    out = ["## Time (seconds: median (min–max) of the timed runs, all rounds)", "",
            "| Workload | Threads | BLAS env | PyTorch | hand-written NumPy | chainrule "
            "| PyTorch / chainrule | chainrule / NumPy | PyTorch / NumPy |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -244,7 +260,9 @@ def machine(results: dict, args, load_before, load_after) -> list[str]:
         "- Threads: each configuration in a fresh process with OMP_NUM_THREADS = "
         "OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = n, and `torch.set_num_threads(n)` / "
         "`chainrule.set_num_threads(n)`",
-        f"- Repeats: {args.repeats} timed runs after a warm-up, each from the initial weights"
+        f"- Repeats: {args.rounds} rounds; in each, every library runs once in turn (a fresh "
+        f"process: warm-up, then {args.repeats} timed run{'s' if args.repeats > 1 else ''}, "
+        "each from the initial weights)"
         + ("; **--quick: shortened workloads, not representative**" if args.quick else ""),
         "", "BLAS and OpenMP libraries each process loaded (threadpoolctl `threadpool_info()`):",
         "",
@@ -298,7 +316,10 @@ def main() -> int:
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma-separated, e.g. W1,W3 (W5 = W5-MLP,W5-CNN)")
     p.add_argument("--threads", help="comma-separated thread counts (default 2,1; --quick: 2)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3, help="rounds in which every library runs "
+                   "once, in turn (default 3)")
+    p.add_argument("--repeats", type=int, default=1, help="timed runs per library and round, "
+                   "in one process (default 1)")
     p.add_argument("--libs", default=",".join(LIBS))
     p.add_argument("--output", type=Path, help="markdown file (default: BENCHMARKS.md at the "
                    "repository root, unless --quick)")
@@ -333,13 +354,16 @@ def main() -> int:
         for name in names:
             for vi, (variant, env) in enumerate(variants):
                 order.append((name, threads, variant))
-                for lib in libs:
-                    if lib == "torch" and vi > 0:
-                        continue  # PyTorch uses its own MKL, not OpenBLAS: run it once
-                    r = run_worker(name, lib, threads, args.repeats, args.quick, env, args.timeout)
-                    results[(name, threads, variant, lib)] = r
-                    print(f"{name:7s} {threads} thr  {lib:9s}  {variant:22s}  {describe(r)}",
-                          flush=True)
+                for _ in range(args.rounds):
+                    for lib in libs:
+                        if lib == "torch" and vi > 0:
+                            continue  # PyTorch uses its own MKL, not OpenBLAS: run it once
+                        r = run_worker(name, lib, threads, args.repeats, args.quick, env,
+                                       args.timeout)
+                        print(f"{name:7s} {threads} thr  {lib:9s}  {variant:22s}  {describe(r)}",
+                              flush=True)
+                        key = (name, threads, variant, lib)
+                        results[key] = merge_rounds(results.get(key), r)
     load_after = os.getloadavg()[0]
 
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
