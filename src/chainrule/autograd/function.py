@@ -98,25 +98,22 @@ class Function:
         NumPy, is most of an op's cost (``python benchmarks/icount.py W4``). ``a`` and ``b`` are
         positional-only, so that options named ``a=`` or ``b=`` reach ``forward``."""
         ctx = _new(cls)
-        if b is _ONE_INPUT and not kwargs:
+        if rest or kwargs:
+            args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
+            values = [x.data if isinstance(x, Tensor) else x for x in args]
+            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
+            record = True in needs
+        elif b is _ONE_INPUT:
+            args = (a,)
             if isinstance(a, Tensor):
                 va = a.data
-                record = a.requires_grad and _State.grad_enabled
+                record = a.requires_grad
             else:
                 va = a
                 record = False
-            if record:
-                ctx.inputs = (a,)
-                ctx.needs_input_grad = _NEEDED
-                ctx.seq = _next_seq()  # creation order: a node's consumers always come later
-            else:
-                ctx.inputs = ()
-                ctx.needs_input_grad = _NO_GRAD
-            try:
-                out = cls.forward(ctx, va)
-            except ValueError as err:
-                raise _shape_error(cls, (va,), err) from None
-        elif not (rest or kwargs):
+            needs = _NEEDED
+        else:
+            args = (a, b)
             if isinstance(a, Tensor):
                 va = a.data
                 ra = a.requires_grad
@@ -129,36 +126,27 @@ class Function:
             else:
                 vb = b
                 rb = False
-            record = (ra or rb) and _State.grad_enabled
-            if record:
-                ctx.inputs = (a, b)
-                ctx.needs_input_grad = (ra, rb)
-                ctx.seq = _next_seq()
-            else:
-                ctx.inputs = ()
-                ctx.needs_input_grad = _NO_GRAD
-            try:
-                out = cls.forward(ctx, va, vb)
-            except ValueError as err:
-                raise _shape_error(cls, (va, vb), err) from None
+            needs = (ra, rb)
+            record = ra or rb
+        if record and _State.grad_enabled:
+            ctx.inputs = args
+            ctx.needs_input_grad = needs
+            ctx.seq = _next_seq()  # creation order: a node's consumers always come later
+            if kwargs:
+                ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
         else:
-            args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
-            values = [x.data if isinstance(x, Tensor) else x for x in args]
-            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
-            record = True in needs and _State.grad_enabled
-            if record:
-                ctx.inputs = args
-                ctx.needs_input_grad = needs
-                ctx.seq = _next_seq()
-                if kwargs:
-                    ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
-            else:
-                ctx.inputs = ()
-                ctx.needs_input_grad = _NO_GRAD
-            try:
+            record = False
+            ctx.inputs = ()
+            ctx.needs_input_grad = _NO_GRAD
+        try:
+            if rest or kwargs:
                 out = cls.forward(ctx, *values, **kwargs)
-            except ValueError as err:
-                raise _shape_error(cls, values, err) from None
+            elif b is _ONE_INPUT:
+                out = cls.forward(ctx, va)
+            else:
+                out = cls.forward(ctx, va, vb)
+        except ValueError as err:
+            raise _shape_error(cls, _arrays(a, b, rest), err) from None
         if type(out) is not _ndarray:
             out = np.asarray(out)
         if out.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
