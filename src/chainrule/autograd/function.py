@@ -100,7 +100,7 @@ class Function:
         ctx = _new(cls)
         if rest or kwargs:
             args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
-            values = [x.data if isinstance(x, Tensor) else x for x in args]
+            values = _values(args)
             needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
             record = True in needs
         elif b is _ONE_INPUT:
@@ -146,11 +146,11 @@ class Function:
             else:
                 out = cls.forward(ctx, va, vb)
         except ValueError as err:
-            raise _shape_error(cls, _arrays(a, b, rest), err) from None
+            raise _shape_error(cls, _values(args), err) from None
         if type(out) is not _ndarray:
             out = np.asarray(out)
         if out.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
-            out = _torch_result(_arrays(a, b, rest), out)
+            out = _torch_result(_values(args), out)
         if _State.anomaly:
             _anomaly.check_forward(cls, out)
             if record:
@@ -206,10 +206,9 @@ _NO_GRAD = _AllFalse()
 _NEEDED = (True,)  # needs_input_grad of a one-input node
 
 
-def _arrays(a, b, rest) -> tuple:
-    """apply's positional inputs as arrays (or numbers), for the rare paths that need them all."""
-    args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
-    return tuple(x.data if isinstance(x, Tensor) else x for x in args)
+def _values(args) -> list:
+    """apply's positional inputs as arrays (Tensors unwrapped) or numbers, as forward gets them."""
+    return [x.data if isinstance(x, Tensor) else x for x in args]
 
 
 def _shape_error(cls, values, err):
