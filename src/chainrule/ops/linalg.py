@@ -16,6 +16,8 @@ class MatMul(Function):
     def forward(ctx, a, b):
         ctx.saved = (a, b)
         try:
+            if 0 < a.ndim < 3 and 0 < b.ndim < 3:
+                return a.dot(b)  # the same product for 1-D and 2-D; NumPy's dot costs less per call
             return a @ b
         except ValueError:  # the checks run only here: on small tensors they would cost 10 %
             pass
@@ -31,13 +33,13 @@ class MatMul(Function):
         a, b = ctx.saved
         need = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            return (grad_output @ b.T if need[0] else None), (a.T @ grad_output if need[1] else None)
+            return (grad_output.dot(b.T) if need[0] else None), (a.T.dot(grad_output) if need[1] else None)
         if a.ndim == 1 and b.ndim == 1:
             return grad_output * b, grad_output * a
         if a.ndim == 2 and b.ndim == 1:  # matrix @ vector: y_i = Σ_j a_ij b_j
-            return (grad_output[:, None] * b if need[0] else None), (grad_output @ a if need[1] else None)
+            return (grad_output[:, None] * b if need[0] else None), (grad_output.dot(a) if need[1] else None)
         if a.ndim == 1 and b.ndim == 2:  # vector @ matrix: y_j = Σ_i a_i b_ij
-            return (b @ grad_output if need[0] else None), (a[:, None] * grad_output if need[1] else None)
+            return (b.dot(grad_output) if need[0] else None), (a[:, None] * grad_output if need[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad_output
