@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dtypes import ONE
 from .engine import run_backward
 
 
@@ -18,18 +19,12 @@ def _seed(t, g, op):
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
                                f"the tensor has shape {t.shape}: pass gradient= of that shape, "
                                "or reduce it first (e.g. .sum())")
-        one = _ONES.get(t.dtype)
-        if one is None:
-            one = _ONES[t.dtype] = np.ones((), t.dtype)
-            one.flags.writeable = False  # shared: the engine never writes into a gradient
+        one = ONE[t.dtype]  # read-only and shared: the engine never writes into a gradient
         return one if t.shape == () else one.reshape(t.shape)
     g = np.asarray(getattr(g, "data", g), dtype=t.dtype)
     if g.shape != t.shape:
         raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")
     return g
-
-
-_ONES = {}  # dtype -> read-only 0-d array of 1
 
 
 def _as_list(x):

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..dtypes import ONE, ZERO
 from .elementwise import erf
 
 
@@ -22,7 +23,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved
-        return grad_output * (1 - y * y)
+        return grad_output * (ONE[y.dtype] - y * y)
 
 
 class Sigmoid(Function):
@@ -30,14 +31,14 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(-np.logaddexp(0, -x))  # no overflow for large |x|
+        y = np.exp(-np.logaddexp(ZERO[x.dtype], -x))  # no overflow for large |x|
         ctx.saved = (y,)
         return y
 
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved
-        return grad_output * y * (1 - y)
+        return grad_output * y * (ONE[y.dtype] - y)
 
 
 class ReLU(Function):
