@@ -32,6 +32,18 @@ def test_reused_value_sums_its_branches():
     np.testing.assert_allclose(x.grad, [18.0, -24.0])
 
 
+@pytest.mark.parametrize("older_first", [True, False])
+def test_a_node_runs_only_after_every_consumer_created_later(older_first):
+    # w's node lists u (made first) and v = 3u (made later). v's node must run before u's, or
+    # u's gradient misses v's share: w = u v = 2x · 6x = 12x², dw/dx = 24x
+    x = cr.tensor([0.5, -1.0], dtype=cr.float64, requires_grad=True)
+    u = x * 2
+    v = u * 3
+    w = u * v if older_first else v * u
+    w.sum().backward()
+    np.testing.assert_allclose(x.grad, [12.0, -24.0], rtol=1e-15)
+
+
 def test_broadcast_bias_gradient_is_summed_over_the_batch():
     x = cr.tensor(np.arange(6.0).reshape(3, 2))
     b = cr.tensor([0.5, -0.5], requires_grad=True)

@@ -41,7 +41,10 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
     ``grad_fn``), they are returned there instead and no ``.grad`` is touched (``autograd.grad``).
     """
     pending = {}  # node -> gradient of its output, summed over its consumers so far
-    heap = []  # (-seq, node): the latest-created node with pending gradient runs next
+    # The pending node created last runs next. It is kept in ``top``, the others in a heap of
+    # (-seq, node): on a chain, the common case, the heap stays empty.
+    top = None
+    heap = []
     for t, g in zip(tensors, grads):
         fn = t.grad_fn
         if fn is None:
@@ -50,11 +53,12 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             pending[fn] = pending[fn] + g
         else:
             pending[fn] = g
-            heappush(heap, (-fn.seq, fn))
+            top = _wait(heap, top, fn)
     anomaly = _State.anomaly
     watch = capture is not None or _State.retains  # is any node's own gradient wanted?
-    while heap:
-        node = heappop(heap)[1]
+    while top is not None:
+        node = top
+        top = heappop(heap)[1] if heap else None
         grad_output = pending.pop(node)
         if watch:
             _watch(node, grad_output, capture)
@@ -91,12 +95,25 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     pending[fn] = pending[fn] + g
                 else:
                     pending[fn] = g
-                    heappush(heap, (-fn.seq, fn))
+                    if top is None:  # _wait's first line, inlined: on a chain it is the only one
+                        top = fn
+                    else:
+                        top = _wait(heap, top, fn)
             elif capture is None and t.grad is not None:  # a leaf: accumulate
                 t.grad.data += g
             else:
                 _deliver(t, g, g is grad_output or g is previous or g.base is not None, capture)
             previous = g
+
+
+def _wait(heap, top, fn):
+    """Add ``fn`` to the pending nodes; return the one of them created last (it runs next)."""
+    if top is None:
+        return fn
+    if fn.seq > top.seq:
+        top, fn = fn, top
+    heappush(heap, (-fn.seq, fn))
+    return top
 
 
 def _watch(node, grad_output, capture) -> None:
