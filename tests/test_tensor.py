@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,12 @@ def test_repr_like_pytorch():
     assert repr(x * 2) == "tensor([2.], grad_fn=<MulBackward>)"
     assert repr(cr.tensor([1, 2])) == "tensor([1, 2])"
     assert repr(cr.tensor([1.0], dtype=cr.float64)) == "tensor([1.], dtype=chainrule.float64)"
+
+
+def test_repr_of_float16_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 1e8 cast to float16 overflowed: a RuntimeWarning
+        assert repr(cr.tensor([1.0, 0.0], dtype=cr.float16)) == "tensor([1., 0.], dtype=chainrule.float16)"
 
 
 def test_grad_fn_exposes_the_graph():

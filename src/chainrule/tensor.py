@@ -438,7 +438,7 @@ def _format(t: Tensor) -> str:
     opts = {"separator": ", ", "prefix": "tensor("}
     if d.dtype.kind == "f":
         finite = d[np.isfinite(d)]
-        if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+        if finite.size and np.all(finite == np.round(finite)) and float(np.abs(finite).max()) < 1e8:
             opts["formatter"] = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
         else:
             opts.update(precision=4, floatmode="fixed", suppress_small=True)
