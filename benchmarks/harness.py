@@ -75,6 +75,22 @@ def init_cnn() -> list[np.ndarray]:
             _uniform(rng, (10, 784), 784), _uniform(rng, (10,), 784)]
 
 
+# ---- the machine's other load --------------------------------------------------------------------
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """CPU seconds the whole machine has been busy (time the hypervisor stole included), and CPU
+    seconds of this process and its finished children; None where /proc/stat is missing.
+    Between two calls, the first difference minus the second is what other processes took."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait
+    except (OSError, ValueError):                                 # irq softirq steal
+        return None
+    busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    return busy, t.user + t.system + t.children_user + t.children_system
+
+
 # ---- memory ------------------------------------------------------------------------------------
 
 def _status_kb(field: str) -> int | None:

@@ -226,7 +226,14 @@ def order_variant0(order: list[tuple], name: str, threads: int) -> str:
     return next(v for n, t, v in order if n == name and t == threads)
 
 
-def machine(results: dict, args, load_before, load_after) -> list[str]:
+_BUSY = 0.25  # cores taken by other processes, on average, above which the run is flagged
+
+
+def _cores(others) -> str:
+    return "an unknown share" if others is None else f"{others:.2f}"
+
+
+def machine(results: dict, args, load_before, load_after, others) -> list[str]:
     def version(pkg):
         try:
             return importlib.metadata.version(pkg)
@@ -252,8 +259,10 @@ def machine(results: dict, args, load_before, load_after) -> list[str]:
         f"- Python {platform.python_version()}, NumPy {np.__version__}, "
         f"PyTorch {version('torch')}, chainrule {harness.chainrule_version()} "
         f"(working tree at {commit}), threadpoolctl {version('threadpoolctl')}",
-        f"- Load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} "
-        "(other processes share the machine)",
+        f"- Load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} (after "
+        f"includes this run's own work); other processes, and time the hypervisor stole, took "
+        f"{_cores(others)} cores on average during the run (`/proc/stat` minus this run's CPU "
+        "time)",
         "- OPENBLAS_CORETYPE in the environment: "
         f"{os.environ.get('OPENBLAS_CORETYPE', 'not set')}; "
         f"OPENBLAS_L2_SIZE: {os.environ.get('OPENBLAS_L2_SIZE', 'not set')}",
@@ -346,6 +355,7 @@ def main() -> int:
     libs = [lib.strip() for lib in args.libs.split(",")]
 
     load_before = os.getloadavg()[0]
+    cpu_before = harness.cpu_seconds()
     started = time.perf_counter()
     results: dict[tuple, dict] = {}
     order: list[tuple] = []
@@ -364,7 +374,12 @@ def main() -> int:
                               flush=True)
                         key = (name, threads, variant, lib)
                         results[key] = merge_rounds(results.get(key), r)
-    load_after = os.getloadavg()[0]
+    load_after = os.getloadavg()[0]  # counts this run's own last minute too
+    cpu_after = harness.cpu_seconds()
+    others = None  # cores that other processes used, on average, while this ran
+    if cpu_before and cpu_after:
+        others = max(0.0, (cpu_after[0] - cpu_before[0]) - (cpu_after[1] - cpu_before[1]))
+        others /= time.perf_counter() - started
 
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     cmd = "python benchmarks/run.py " + " ".join(sys.argv[1:])
@@ -374,12 +389,12 @@ def main() -> int:
              "*chainrule / NumPy* "
              "is chainrule's cost over the hand-written NumPy loop (the practical limit of a NumPy "
              "library).", ""]
-    if max(load_before, load_after) >= 1.0:
-        lines += [f"**Warning: the machine was busy (load average {load_before:.1f} before, "
-                  f"{load_after:.1f} after, on {os.cpu_count()} cores); timings, the two-thread "
-                  "ones most, are not representative.**", ""]
+    if load_before >= 1.0 or (others or 0) >= _BUSY:
+        lines += [f"**Warning: the machine was busy (load average {load_before:.1f} before; "
+                  f"other processes used {_cores(others)} of its {os.cpu_count()} cores during "
+                  "the run); timings, the two-thread ones most, are not representative.**", ""]
     lines += tables(results, order) + [""]
-    lines += machine(results, args, load_before, load_after) + [""]
+    lines += machine(results, args, load_before, load_after, others) + [""]
     lines += workload_list(names, args.quick) + [""]
     text = "\n".join(lines)
     target = args.output or (None if args.quick else harness.REPO / "BENCHMARKS.md")
