@@ -123,6 +123,28 @@ def test_operators_accept_numpy_scalars_without_upcasting():
     assert (2 - x).dtype == np.float32 and (x / 3).dtype == np.float32
 
 
+@pytest.mark.parametrize("array_out", [True, False], ids=["out=...", "numpy<2.3"])
+def test_scalar_results_are_0d_arrays_of_the_tensor_dtype(monkeypatch, array_out):
+    """Mul by a Python number and a full Sum pass out=... (NumPy >= 2.3) so that a 0-d result is
+    an array; on older NumPy (out=None) apply wraps the NumPy scalar: the same values either way."""
+    import chainrule.ops.elementwise as E
+    import chainrule.ops.reduce as R
+    if not array_out:
+        monkeypatch.setattr(E, "_ARRAY_OUT", None)
+        monkeypatch.setattr(R, "_ARRAY_OUT", None)
+    for dtype in (np.float16, np.float32, np.float64):
+        x = cr.tensor(np.array([0.25, -3.0], dtype), requires_grad=True)
+        s = x.sum()
+        loss = 0.5 * s
+        assert type(s.data) is np.ndarray and s.data.shape == () and s.dtype == dtype
+        assert type(loss.data) is np.ndarray and loss.dtype == dtype and loss.item() == -1.375
+        loss.backward()
+        assert x.grad.dtype == dtype and x.grad.tolist() == [0.5, 0.5]
+    i = cr.tensor([1, 2, 3])
+    assert (i * 2).dtype == np.int64 and (i * 2.5).dtype == np.float32 and i.sum().item() == 6
+    assert cr.tensor([True, True]).sum().item() == 2
+
+
 def test_comparisons_give_bool_tensors():
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     m = x > 1.5

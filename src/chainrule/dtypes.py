@@ -34,6 +34,20 @@ class _Constant(dict):
 ZERO, ONE = _Constant(0), _Constant(1)
 
 
+def _array_out():
+    """``...`` where ufuncs take ``out=...`` (NumPy 2.3 and later): a 0-d result is then returned
+    as a 0-d array, not a NumPy scalar that ``np.asarray`` (about 2,000 instructions) has to wrap
+    again. None on older NumPy, which rejects it with a TypeError."""
+    try:
+        np.add(0, 0, out=...)
+    except TypeError:
+        return None
+    return ...
+
+
+_ARRAY_OUT = _array_out()
+
+
 class _Default:
     dtype = float32
 

@@ -120,6 +120,18 @@ def test_leaf_grads_do_not_alias_each_other():
     assert b.grad.data[0] == 1.0
 
 
+def test_leaf_grad_owns_a_writeable_array_when_its_gradient_is_shared_or_a_view():
+    w = cr.tensor([[1.0, 2.0]], requires_grad=True)  # Sum's gradient: a view of the read-only seed
+    w.sum().backward()
+    w.grad.data[0, 0] = 5.0
+    assert w.grad.data.base is None and w.grad.data.tolist() == [[5.0, 1.0]]
+    a = cr.tensor([1.0, 2.0], requires_grad=True)  # a leaf and a node get the same array from Add
+    b = cr.tensor([3.0, 4.0], requires_grad=True)
+    (a + b * 2).sum().backward()
+    a.grad.data[0] = 100.0
+    assert b.grad.data.tolist() == [2.0, 2.0] and a.grad.data.tolist() == [100.0, 1.0]
+
+
 def test_float32_graph_stays_float32():
     x = cr.randn(4, 3, requires_grad=True)
     w = cr.randn(3, 2, requires_grad=True)

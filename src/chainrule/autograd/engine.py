@@ -53,7 +53,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             pending[fn] = pending[fn] + g
         else:
             pending[fn] = g
-            top = _wait(heap, top, fn)
+            top = fn if top is None else _wait(heap, top, fn)
     anomaly = _State.anomaly
     watch = capture is not None or _State.retains  # is any node's own gradient wanted?
     while top is not None:
@@ -67,21 +67,33 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
         except SavedFreedError as err:
             raise SavedFreedError(f"{node.name()}: {err}") from None
         inputs = node.inputs
-        if type(in_grads) is tuple:
-            if len(in_grads) != len(inputs):
-                raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients "
-                                   f"but the op has {len(inputs)} inputs")
-            edges = zip(inputs, in_grads, node.needs_input_grad)
-        elif len(inputs) == 1:  # a one-input op (its input needs the gradient, or no node)
-            edges = ((inputs[0], in_grads, True),)
-        else:
-            raise RuntimeError(f"{node.name()}: backward returned 1 gradient but the op has "
-                               f"{len(inputs)} inputs")
+        single = type(in_grads) is not tuple  # one gradient, for a one-input op
+        if len(inputs) != 1 if single else len(in_grads) != len(inputs):
+            got = 1 if single else len(in_grads)
+            raise RuntimeError(f"{node.name()}: backward returned {got} gradient"
+                               f"{'' if got == 1 else 's'} but the op has {len(inputs)} inputs")
         if anomaly:
             from .anomaly import check_backward
-            check_backward(node, in_grads if type(in_grads) is tuple else (in_grads,))
+            check_backward(node, (in_grads,) if single else in_grads)
         if not retain_graph:
             node.saved = FREED
+        if single:
+            t = inputs[0]
+            fn = t.grad_fn
+            if fn is not None and in_grads is not None:  # a chain, the common case: the loop
+                g = in_grads                              # below, inlined for one edge
+                data = t.data
+                if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                    g = _conform(g, data, node)
+                if fn in pending:
+                    pending[fn] = pending[fn] + g
+                else:
+                    pending[fn] = g
+                    top = fn if top is None else _wait(heap, top, fn)
+                continue
+            edges = ((t, in_grads, True),)
+        else:
+            edges = zip(inputs, in_grads, node.needs_input_grad)
         previous = None
         for t, g, need in edges:
             if g is None or not need:
@@ -99,10 +111,17 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                         top = fn
                     else:
                         top = _wait(heap, top, fn)
-            elif capture is None and t.grad is not None:  # a leaf: accumulate
+            elif capture is not None:
+                _deliver(t, g, False, capture)
+            elif t.grad is not None:  # a leaf: accumulate
                 t.grad.data += g
-            else:
-                _deliver(t, g, g is grad_output or g is previous or g.base is not None, capture)
+            else:  # a leaf's first gradient: _deliver's last lines, inlined (once per leaf)
+                grad = _new(Tensor)
+                # a copy where g is shared (another edge's, or a view), so .grad owns its array
+                grad.data = g.copy() if g is grad_output or g is previous or g.base is not None else g
+                grad.grad = grad.grad_fn = None
+                grad.requires_grad = False
+                t.grad = grad
             previous = g
 
 
@@ -150,4 +169,4 @@ def _deliver(t, g, shared, capture):
 
 
 from .function import FREED, SavedFreedError  # noqa: E402
-from ..tensor import Tensor, _make  # noqa: E402
+from ..tensor import Tensor, _make, _new  # noqa: E402

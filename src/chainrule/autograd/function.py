@@ -98,59 +98,66 @@ class Function:
         NumPy, is most of an op's cost (``python benchmarks/icount.py W4``). ``a`` and ``b`` are
         positional-only, so that options named ``a=`` or ``b=`` reach ``forward``."""
         ctx = _new(cls)
-        if rest or kwargs:
-            args = (a,) + rest if b is _ONE_INPUT else (a, b) + rest
-            values = _values(args)
-            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
-            record = True in needs
-        elif b is _ONE_INPUT:
-            args = (a,)
-            if isinstance(a, Tensor):
-                va = a.data
-                record = a.requires_grad
-            else:
-                va = a
-                record = False
-            needs = _NEEDED
-        else:
-            args = (a, b)
-            if isinstance(a, Tensor):
-                va = a.data
-                ra = a.requires_grad
-            else:
-                va = a
-                ra = False
-            if isinstance(b, Tensor):
-                vb = b.data
-                rb = b.requires_grad
-            else:
-                vb = b
-                rb = False
-            needs = (ra, rb)
-            record = ra or rb
-        if record and _State.grad_enabled:
-            ctx.inputs = args
-            ctx.needs_input_grad = needs
-            ctx.seq = _next_seq()  # creation order: a node's consumers always come later
-            if kwargs:
-                ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
-        else:
-            record = False
-            ctx.inputs = ()
-            ctx.needs_input_grad = _NO_GRAD
+        # Three paths, each recording the node and running forward itself: one dispatch per call
         try:
-            if rest or kwargs:
-                out = cls.forward(ctx, *values, **kwargs)
-            elif b is _ONE_INPUT:
+            if b is _ONE_INPUT and not kwargs:  # one input (then rest is empty too)
+                if isinstance(a, Tensor):
+                    va = a.data
+                    record = a.requires_grad and _State.grad_enabled
+                else:
+                    va = a
+                    record = False
+                if record:
+                    ctx.inputs = (a,)
+                    ctx.needs_input_grad = _NEEDED
+                    ctx.seq = _next_seq()  # creation order: a node's consumers always come later
+                else:
+                    ctx.inputs = ()
+                    ctx.needs_input_grad = _NO_GRAD
                 out = cls.forward(ctx, va)
-            else:
+            elif not (rest or kwargs):  # two inputs
+                if isinstance(a, Tensor):
+                    va = a.data
+                    ra = a.requires_grad
+                else:
+                    va = a
+                    ra = False
+                if isinstance(b, Tensor):
+                    vb = b.data
+                    rb = b.requires_grad
+                else:
+                    vb = b
+                    rb = False
+                record = (ra or rb) and _State.grad_enabled
+                if record:
+                    ctx.inputs = (a, b)
+                    ctx.needs_input_grad = (ra, rb)
+                    ctx.seq = _next_seq()
+                else:
+                    ctx.inputs = ()
+                    ctx.needs_input_grad = _NO_GRAD
                 out = cls.forward(ctx, va, vb)
+            else:
+                args = _args(a, b, rest)
+                values = _values(args)
+                needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
+                record = True in needs and _State.grad_enabled
+                if record:
+                    ctx.inputs = args
+                    ctx.needs_input_grad = needs
+                    ctx.seq = _next_seq()
+                    if kwargs:
+                        ctx.kwargs = kwargs  # the op's options, for tools that re-run a node
+                else:
+                    ctx.inputs = ()
+                    ctx.needs_input_grad = _NO_GRAD
+                out = cls.forward(ctx, *values, **kwargs)
         except ValueError as err:
-            raise _shape_error(cls, _values(args), err) from None
+            raise _shape_error(cls, _values(_args(a, b, rest)), err) from None
         if type(out) is not _ndarray:
             out = np.asarray(out)
         if out.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
-            out = _torch_result(_values(args), out)
+            out = _torch_result(_values(_args(a, b, rest)), out)
         if _State.anomaly:
             _anomaly.check_forward(cls, out)
             if record:
@@ -204,6 +211,11 @@ class _AllFalse(tuple):
 
 _NO_GRAD = _AllFalse()
 _NEEDED = (True,)  # needs_input_grad of a one-input node
+
+
+def _args(a, b, rest) -> tuple:
+    """apply's positional inputs as one tuple."""
+    return (a,) + rest if b is _ONE_INPUT else (a, b) + rest
 
 
 def _values(args) -> list:

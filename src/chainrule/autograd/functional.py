@@ -15,12 +15,13 @@ def _seed(t, g, op):
                            "a grad_fn (did you create it under no_grad, or forget "
                            "requires_grad=True on its inputs?)")
     if g is None:
-        if t.data.size != 1:
+        data = t.data
+        if data.size != 1:
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
                                f"the tensor has shape {t.shape}: pass gradient= of that shape, "
                                "or reduce it first (e.g. .sum())")
-        one = ONE[t.dtype]  # read-only and shared: the engine never writes into a gradient
-        return one if t.shape == () else one.reshape(t.shape)
+        one = ONE[data.dtype]  # read-only and shared: the engine never writes into a gradient
+        return one if data.ndim == 0 else one.reshape(data.shape)
     g = np.asarray(getattr(g, "data", g), dtype=t.dtype)
     if g.shape != t.shape:
         raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")

@@ -7,6 +7,10 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..dtypes import _ARRAY_OUT
+
+_ndarray = np.ndarray
+_multiply = np.multiply
 
 
 class Add(Function):
@@ -39,13 +43,21 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.saved = (a, b)
-        return a * b
+        if type(a) is _ndarray is type(b):
+            return a * b
+        # a Python number: out=... (NumPy >= 2.3) keeps a 0-d result an array (2.0 * loss)
+        return _multiply(a, b, out=_ARRAY_OUT)
 
     @staticmethod
     def backward(ctx, grad_output):
         a, b = ctx.saved
         need = ctx.needs_input_grad
-        return (grad_output * b if need[0] else None), (grad_output * a if need[1] else None)
+        ga = gb = None
+        if need[0]:
+            ga = grad_output * b if type(b) is _ndarray else _multiply(grad_output, b, out=_ARRAY_OUT)
+        if need[1]:
+            gb = grad_output * a if type(a) is _ndarray else _multiply(grad_output, a, out=_ARRAY_OUT)
+        return ga, gb
 
 
 class Div(Function):

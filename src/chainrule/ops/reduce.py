@@ -10,6 +10,9 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..dtypes import _ARRAY_OUT
+
+_add_reduce = np.add.reduce
 
 
 def _axes(dim, ndim, op):
@@ -57,12 +60,16 @@ class Sum(Function):
     def forward(ctx, x, axes=None, keepdim=False):
         if axes is not None:
             ctx.axes, ctx.keepdim = axes, keepdim
-        return x.sum(axis=axes, keepdims=keepdim)
+        # what x.sum() runs; with out=... (NumPy >= 2.3) a full sum is a 0-d array, not a scalar
+        return _add_reduce(x, axes, keepdims=keepdim, out=_ARRAY_OUT)
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape = ctx.inputs[0].data.shape
-        if len(ctx.inputs) == 1:
+        inputs = ctx.inputs
+        shape = inputs[0].data.shape
+        if len(inputs) == 1:  # a sum of everything: grad_output is 0-d
+            if grad_output.size == math.prod(shape):  # _expand's first case, inlined
+                return grad_output.reshape(shape)
             return _expand(grad_output, shape, (), True)
         return _expand(grad_output, shape, ctx.axes, ctx.keepdim), None, None
 
