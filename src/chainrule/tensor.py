@@ -67,10 +67,7 @@ class Tensor:
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, by the chain rule."""
-        if gradient is None and not create_graph and inputs is None:  # loss.backward()
-            _run_backward((self,), (_seed(self, None, "backward"),), bool(retain_graph))
-        else:
-            _backward(self, gradient, retain_graph, create_graph, inputs)
+        _backward(self, gradient, retain_graph, create_graph, inputs)
 
     # -- array access --------------------------------------------------------------------------
     @property
@@ -460,6 +457,5 @@ from .autograd.grad_mode import _State  # noqa: E402
 from .ops.elementwise import Abs, Add, Div, Mul, Neg, Pow, Remainder, Sub  # noqa: E402
 from .ops.linalg import MatMul  # noqa: E402
 from .ops.shape import Cast, Clone, GetItem  # noqa: E402
-from .autograd.functional import _seed, backward as _backward  # noqa: E402
-from .autograd.engine import run_backward as _run_backward  # noqa: E402
+from .autograd.functional import backward as _backward  # noqa: E402
 from . import _methods  # noqa: E402,F401  (the remaining Tensor methods, which call the ops)

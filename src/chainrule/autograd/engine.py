@@ -107,10 +107,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     pending[fn] = pending[fn] + g
                 else:
                     pending[fn] = g
-                    if top is None:  # _wait's first line, inlined: on a chain it is the only one
-                        top = fn
-                    else:
-                        top = _wait(heap, top, fn)
+                    top = fn if top is None else _wait(heap, top, fn)
             elif capture is not None:
                 _deliver(t, g, False, capture)
             elif t.grad is not None:  # a leaf: accumulate
@@ -126,9 +123,8 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
 
 
 def _wait(heap, top, fn):
-    """Add ``fn`` to the pending nodes; return the one of them created last (it runs next)."""
-    if top is None:
-        return fn
+    """Add ``fn`` to the pending nodes, of which ``top`` ran next so far; return the one of them
+    created last (it runs next). Callers test ``top is None`` themselves: on a chain, that is all."""
     if fn.seq > top.seq:
         top, fn = fn, top
     heappush(heap, (-fn.seq, fn))
