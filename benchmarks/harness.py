@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,35 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds process ``pid`` (all its threads) has used so far; None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold
+    except (OSError, IndexError):                          # spaces and brackets
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def wait_quiet(pid: int, most: float = 1.0) -> float:
+    """Wait until process ``pid`` stops using the CPU (its BLAS or OpenMP threads spin for a
+    while after the last call: tens of ms), for at most ``most`` seconds; returns the wait.
+    Without /proc, waits a fixed 0.2 s."""
+    started = time.perf_counter()
+    before = process_cpu_seconds(pid)
+    if before is None:
+        time.sleep(0.2)
+        return 0.2
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")  # the counter's resolution (10 ms at 100 Hz)
+    while time.perf_counter() - started < most:
+        time.sleep(3 * tick)
+        now = process_cpu_seconds(pid)
+        if now is None or now - before < tick / 2:  # not a tick counted over three: quiet
+            break
+        before = now
+    return time.perf_counter() - started
 
 
 # ---- threads and BLAS --------------------------------------------------------------------------

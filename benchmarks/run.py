@@ -8,9 +8,13 @@
 Each (workload, library, thread count) runs in a fresh process (``worker.py``) with
 OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = n set before NumPy loads, and
 torch.set_num_threads(n) / chainrule.set_num_threads(n); one library per process, so the peak
-resident set is that library's.  The libraries take turns: each of ``--rounds`` rounds runs
-PyTorch, NumPy and chainrule once (``--repeats`` timed runs each), so that a change in the
-machine's load between one minute and the next slows all three alike instead of one of them.
+resident set is that library's.  In each of ``--rounds`` rounds, the three libraries' processes
+are started and warmed up, then each timed run is cut into ``--pieces`` pieces (runs of
+consecutive steps) that the libraries run in turn: every library its first piece, then every
+library its second (starting with the next library), and so on.  The machine's speed moves from one second to the next on a shared VM (by 30 % and more);
+taking turns piece by piece, all three meet the same moments, and their ratio holds still where
+their times do not.  Between two pieces, the library that ran is left to go quiet: OpenBLAS's
+threads spin for about 0.1 s after a call and would take a core from the next one.
 When OPENBLAS_CORETYPE is set, NumPy and chainrule run both
 with the environment as it is and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
 
@@ -22,6 +26,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
@@ -55,21 +60,105 @@ def env_variants(threads: int) -> list[tuple[str, dict]]:
     return [(label, env), ("CORETYPE/L2_SIZE unset", unset)]
 
 
-def run_worker(workload: str, lib: str, threads: int, repeats: int, quick: bool, env: dict,
-               timeout: float) -> dict:
-    cmd = [sys.executable, str(HERE / "worker.py"), workload, lib,
-           "--threads", str(threads), "--repeats", str(repeats)] + (["--quick"] if quick else [])
-    try:
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    for line in reversed(p.stdout.splitlines()):
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    if lib != "chainrule":
-        sys.stderr.write(p.stderr)
-    tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
-    return {"error": f"worker exited with status {p.returncode}: {tail}"}
+class Server:
+    """One library's ``worker.py --serve`` process for one round: set up and warmed up on start,
+    then told which steps to time. A failure (chainrule's reported error, another library's
+    traceback, a timeout) ends it and leaves the reason in ``result``."""
+
+    def __init__(self, workload: str, lib: str, threads: int, quick: bool, env: dict,
+                 timeout: float):
+        self.lib = lib
+        self.result: dict | None = None
+        self.steps = 0
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.stderr = tempfile.TemporaryFile("w+")
+        cmd = [sys.executable, str(HERE / "worker.py"), workload, lib, "--threads", str(threads),
+               "--serve"] + (["--quick"] if quick else [])
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True)
+        line = self._read()
+        if line is not None:
+            if not line.startswith("READY "):
+                self._fail(f"worker said {line[:80]!r} instead of READY")
+            else:
+                self.steps = int(line.split()[1])
+
+    @property
+    def alive(self) -> bool:
+        return self.result is None
+
+    def _fail(self, why: str) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.stderr.seek(0)
+        err = self.stderr.read()
+        if self.lib != "chainrule":
+            sys.stderr.write(err)  # PyTorch's or NumPy's failure is the benchmark's bug: show it
+        tail = (err.strip().splitlines() or ["no output"])[-1]
+        self.result = {"error": f"{why}: {tail}"}
+
+    def _read(self) -> str | None:
+        """The worker's next line; None (and ``result`` set) if it ended or ran out of time."""
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+            self._fail(f"timed out after {self.timeout:.0f} s")
+            return None
+        line = self.proc.stdout.readline()
+        if line.startswith("RESULT "):  # the answer to "result", or chainrule's reported failure
+            self.result = json.loads(line[len("RESULT "):])
+            self.proc.wait()
+            return None
+        if not line:
+            self.proc.wait()
+            self._fail(f"worker exited with status {self.proc.returncode}")
+            return None
+        return line
+
+    def _send(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it has ended: _read reports how
+
+    def load(self) -> None:
+        if self.alive:
+            self._send("load")
+
+    def run(self, i: int, j: int) -> None:
+        """Time steps i to j-1; then wait until the process's threads stop spinning, so that
+        they do not take a core from the library that runs next."""
+        if self.alive:
+            self._send(f"run {i} {j}")
+            self._read()
+            harness.wait_quiet(self.proc.pid)
+
+    def finish(self) -> dict:
+        if self.alive:
+            self._send("result")
+            if self._read() is not None and self.alive:
+                self._fail("worker did not send its RESULT")
+        self.stderr.close()
+        return self.result
+
+
+def run_round(workload: str, libs: list[str], threads: int, repeats: int, pieces: int,
+              quick: bool, env: dict, timeout: float, turn: int) -> dict[str, dict]:
+    """One round: a fresh process per library, set up and warmed up one after another; then
+    ``repeats`` timed runs, each cut into ``pieces`` pieces that the libraries run in turn
+    (starting with a different library on each piece). A timed run's time is its pieces' sum."""
+    servers = [Server(workload, lib, threads, quick, env, timeout) for lib in libs]
+    steps = max(s.steps for s in servers)
+    bounds = sorted({round(k * steps / pieces) for k in range(pieces + 1)})
+    for _ in range(repeats):
+        for s in servers:
+            s.load()
+        for k, (i, j) in enumerate(zip(bounds, bounds[1:])):
+            start = (turn + k) % len(servers)
+            for s in servers[start:] + servers[:start]:
+                s.run(i, j)
+    return {s.lib: s.finish() for s in servers}
 
 
 def merge_rounds(before: dict | None, r: dict) -> dict:
@@ -269,9 +358,10 @@ def machine(results: dict, args, load_before, load_after, others) -> list[str]:
         "- Threads: each configuration in a fresh process with OMP_NUM_THREADS = "
         "OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = n, and `torch.set_num_threads(n)` / "
         "`chainrule.set_num_threads(n)`",
-        f"- Repeats: {args.rounds} rounds; in each, every library runs once in turn (a fresh "
-        f"process: warm-up, then {args.repeats} timed run{'s' if args.repeats > 1 else ''}, "
-        "each from the initial weights)"
+        f"- Repeats: {args.rounds} rounds; in each, a fresh process per library (warm-up, "
+        f"then {args.repeats} timed run{'s' if args.repeats > 1 else ''}, each from the initial "
+        f"weights), the timed runs cut into {args.pieces} pieces that the libraries run in turn "
+        "(each left to go quiet before the next starts)"
         + ("; **--quick: shortened workloads, not representative**" if args.quick else ""),
         "", "BLAS and OpenMP libraries each process loaded (threadpoolctl `threadpool_info()`):",
         "",
@@ -333,11 +423,17 @@ def main() -> int:
     p.add_argument("--output", type=Path, help="markdown file (default: BENCHMARKS.md at the "
                    "repository root, unless --quick)")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--pieces", type=int, default=5, help="pieces each timed run is cut into, "
+                   "run by the libraries in turn (default 5; 1: each library's timed run in one "
+                   "go)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per worker process")
     p.add_argument("--check", action="store_true", help="compare one step's gradients, a few "
                    "steps and inference of hand-written NumPy and chainrule against PyTorch")
     args = p.parse_args()
 
+    for name in ("rounds", "repeats", "pieces"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.check:
         import check
 
@@ -364,12 +460,12 @@ def main() -> int:
         for name in names:
             for vi, (variant, env) in enumerate(variants):
                 order.append((name, threads, variant))
-                for _ in range(args.rounds):
-                    for lib in libs:
-                        if lib == "torch" and vi > 0:
-                            continue  # PyTorch uses its own MKL, not OpenBLAS: run it once
-                        r = run_worker(name, lib, threads, args.repeats, args.quick, env,
-                                       args.timeout)
+                # PyTorch uses its own MKL, not OpenBLAS: it runs in the first variant only
+                ran = [lib for lib in libs if lib != "torch" or vi == 0]
+                for turn in range(args.rounds):
+                    got = run_round(name, ran, threads, args.repeats, args.pieces, args.quick,
+                                    env, args.timeout, turn)
+                    for lib, r in got.items():
                         print(f"{name:7s} {threads} thr  {lib:9s}  {variant:22s}  {describe(r)}",
                               flush=True)
                         key = (name, threads, variant, lib)

@@ -1,7 +1,15 @@
 """Measure one (workload, library) pair in this fresh process and print one JSON line.
 
 Run by ``run.py``, which sets the thread environment variables before this process imports
-NumPy.  Usage: python benchmarks/worker.py W1 torch --threads 2 --repeats 3 [--quick]"""
+NumPy.  Usage: python benchmarks/worker.py W1 torch --threads 2 --repeats 3 [--quick]
+
+With ``--serve``, the timed runs are driven from standard input instead, a piece at a time, so
+that ``run.py`` can interleave the three libraries' processes finely (see ``run.py``): after
+set-up and warm-up the worker prints ``READY``, then answers each line:
+
+    load        start a timed run: the initial weights again (not timed)
+    run I J     run steps (batches) I to J-1, print ``TIME <seconds>``
+    result      print the ``RESULT`` line of the last timed run and exit"""
 
 from __future__ import annotations
 
@@ -18,71 +26,145 @@ import harness
 from workloads import WORKLOADS, initial_weights, make_impl
 
 
-def measure(w, lib_name: str, threads: int, repeats: int, quick: bool) -> dict:
-    res: dict = {"workload": w.name, "lib": lib_name, "threads": threads,
-                 "env": {k: os.environ.get(k) for k in harness.THREAD_VARS + harness.CORETYPE_VARS}}
-    n = w.n(quick)
-    if w.model == "sigmoid":
-        x = y = None
-    else:
-        x, y = harness.make_images(n, harness.DATA_SEED if w.mode == "train" else harness.TEST_SEED)
-        if w.model == "mlp":
-            x = x.reshape(n, 784)
-    params = initial_weights(w)
+class Failed(Exception):
+    """Set-up or a timed run of chainrule failed; ``args[0]`` is the result to report."""
 
-    phase = "import/build"
-    try:
-        impl = make_impl(w, lib_name, params)
-        lib = getattr(impl, "lib", None)
-        if lib is not None:
-            res["thread_call"] = lib.set_num_threads(threads)
-            res["version"] = str(getattr(lib.m, "__version__", "?"))
-            if lib_name == "torch":
-                t = lib.m
-                res["torch_threads"] = (f"{t.get_num_threads()} intra-op / "
-                                        f"{t.get_num_interop_threads()} inter-op, "
-                                        f"MKL {t.backends.mkl.is_available()}, "
-                                        f"oneDNN {t.backends.mkldnn.is_available()}")
-        batches = impl.batches(x, y, n if w.model == "sigmoid" else w.batch)
-        run = impl.train if w.mode == "train" else impl.infer
 
-        phase = "warm-up"
-        run(batches[:w.warmup])
-        res["rss_setup_mb"] = harness.rss_mb()
-        res["peak_reset"] = harness.reset_peak_rss()
+class Measurement:
+    """One (workload, library) pair in this process: set up and warmed up by the constructor."""
 
-        phase = "timed run"
-        times = []
-        for _ in range(repeats):
-            impl.load(params)                       # every repeat starts from the same weights
+    def __init__(self, w, lib_name: str, threads: int, quick: bool):
+        self.w, self.lib_name = w, lib_name
+        self.res: dict = {"workload": w.name, "lib": lib_name, "threads": threads,
+                          "env": {k: os.environ.get(k)
+                                  for k in harness.THREAD_VARS + harness.CORETYPE_VARS}}
+        n = w.n(quick)
+        if w.model == "sigmoid":
+            x = y = None
+        else:
+            x, y = harness.make_images(n, harness.DATA_SEED if w.mode == "train"
+                                       else harness.TEST_SEED)
+            if w.model == "mlp":
+                x = x.reshape(n, 784)
+        self.params = initial_weights(w)
+        self.times: list[float] = []
+        self.out = None
+        with self.phase("import/build"):
+            self.impl = impl = make_impl(w, lib_name, self.params)
+            lib = getattr(impl, "lib", None)
+            if lib is not None:
+                self.res["thread_call"] = lib.set_num_threads(threads)
+                self.res["version"] = str(getattr(lib.m, "__version__", "?"))
+                if lib_name == "torch":
+                    t = lib.m
+                    self.res["torch_threads"] = (f"{t.get_num_threads()} intra-op / "
+                                                 f"{t.get_num_interop_threads()} inter-op, "
+                                                 f"MKL {t.backends.mkl.is_available()}, "
+                                                 f"oneDNN {t.backends.mkldnn.is_available()}")
+            self.batches = impl.batches(x, y, n if w.model == "sigmoid" else w.batch)
+            self.run_ = impl.train if w.mode == "train" else impl.infer
+        with self.phase("warm-up"):
+            self.run_(self.batches[:w.warmup])
+        self.res["rss_setup_mb"] = harness.rss_mb()
+        self.res["peak_reset"] = harness.reset_peak_rss()
+
+    def phase(self, name: str):
+        """A context in which chainrule's exceptions become a reported ``Failed``."""
+        return _Phase(self, name)
+
+    def load(self) -> None:
+        """Start a timed run: every one starts from the same weights."""
+        self.impl.load(self.params)
+        self.times.append(0.0)
+        self.out = None
+
+    def run(self, i: int, j: int) -> float:
+        """Steps i to j-1 of the current timed run; returns their seconds."""
+        with self.phase("timed run"):
             t0 = time.perf_counter()
-            out = run(batches)
-            times.append(time.perf_counter() - t0)
-    except Exception as e:  # noqa: BLE001
-        if lib_name != "chainrule":
-            raise
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        where = f"{os.path.basename(tb.filename)}:{tb.lineno}"
-        res["error"] = (f"not available ({phase}): {type(e).__name__}: {e} [{where}]"
-                        if phase == "import/build" else
-                        f"failed ({phase}): {type(e).__name__}: {e} [{where}]")
+            out = self.run_(self.batches[i:j])
+            dt = time.perf_counter() - t0
+        if self.w.mode == "train":
+            self.out = out  # the loss of the last step
+        else:
+            self.out = out if self.out is None else self.out + out  # the logits of every batch
+        self.times[-1] += dt
+        return dt
+
+    def result(self) -> dict:
+        res, impl = self.res, self.impl
+        res["times"] = self.times
+        res["steps"] = len(self.batches)
+        res["peak_workload_mb"] = harness.peak_rss_mb() if res["peak_reset"] else None
+        res["peak_process_mb"] = harness.process_peak_rss_mb()
+        if self.w.mode == "train":
+            res["loss"] = impl.loss_value(self.out)
+            res["param_abs_sum"] = float(sum(np.abs(p).astype(np.float64).sum()
+                                             for p in impl.params()))
+        else:
+            z = impl.logits(self.out).astype(np.float64)
+            res["logits_sum"] = float(z.sum())
+            res["logits_abs_sum"] = float(np.abs(z).sum())
+            res["class_counts"] = np.bincount(z.argmax(axis=1), minlength=10).tolist()
+        res["blas"] = harness.blas_info()
+        res["numpy_version"] = np.__version__
         return res
 
-    res["times"] = times
-    res["steps"] = len(batches)
-    res["peak_workload_mb"] = harness.peak_rss_mb() if res["peak_reset"] else None
-    res["peak_process_mb"] = harness.process_peak_rss_mb()
-    if w.mode == "train":
-        res["loss"] = impl.loss_value(out)
-        res["param_abs_sum"] = float(sum(np.abs(p).astype(np.float64).sum() for p in impl.params()))
-    else:
-        z = impl.logits(out).astype(np.float64)
-        res["logits_sum"] = float(z.sum())
-        res["logits_abs_sum"] = float(np.abs(z).sum())
-        res["class_counts"] = np.bincount(z.argmax(axis=1), minlength=10).tolist()
-    res["blas"] = harness.blas_info()
-    res["numpy_version"] = np.__version__
-    return res
+
+class _Phase:
+    def __init__(self, m: Measurement, name: str):
+        self.m, self.name = m, name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if e is None or self.m.lib_name != "chainrule" or not isinstance(e, Exception):
+            return False  # PyTorch's and NumPy's failures are the benchmark's bugs: traceback
+        last = traceback.extract_tb(tb)[-1]
+        where = f"{os.path.basename(last.filename)}:{last.lineno}"
+        state = "not available" if self.name == "import/build" else "failed"
+        res = dict(self.m.res, error=f"{state} ({self.name}): {kind.__name__}: {e} [{where}]")
+        raise Failed(res) from e
+
+
+def measure(w, lib_name: str, threads: int, repeats: int, quick: bool) -> dict:
+    """Set up, warm up, then ``repeats`` timed runs of the whole workload, one after another."""
+    try:
+        m = Measurement(w, lib_name, threads, quick)
+        for _ in range(repeats):
+            m.load()
+            m.run(0, len(m.batches))
+    except Failed as f:
+        return f.args[0]
+    return m.result()
+
+
+def serve(w, lib_name: str, threads: int, quick: bool) -> None:
+    """Set up, warm up, then obey ``run.py``'s commands on standard input (module docstring)."""
+    def say(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    try:
+        m = Measurement(w, lib_name, threads, quick)
+        say(f"READY {len(m.batches)}")
+        for line in sys.stdin:
+            cmd, *args = line.split()
+            if cmd == "load":
+                m.load()
+            elif cmd == "run":
+                say(f"TIME {m.run(int(args[0]), int(args[1])):.9f}")
+            elif cmd == "result":
+                break
+            else:
+                raise ValueError(f"worker --serve: unknown command {line.strip()!r}")
+        else:
+            return  # standard input closed without "result": run.py is gone, nobody to answer
+        res = m.result()
+    except Failed as f:
+        res = f.args[0]
+    say("RESULT " + json.dumps(res))
 
 
 def main() -> None:
@@ -92,7 +174,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--serve", action="store_true", help="take the timed runs' pieces from "
+                   "standard input (run.py's interleaved rounds)")
     a = p.parse_args()
+    if a.serve:
+        serve(WORKLOADS[a.workload], a.lib, a.threads, a.quick)
+        return
     res = measure(WORKLOADS[a.workload], a.lib, a.threads, a.repeats, a.quick)
     sys.stdout.write("RESULT " + json.dumps(res) + "\n")
 

@@ -1,0 +1,71 @@
+"""The benchmark's plumbing (benchmarks/): a timed run cut into pieces computes what the whole run
+computes, and run.py's rounds drive the worker processes to the same results. No timing is
+asserted here: the numbers themselves live in BENCHMARKS.md."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import run  # noqa: E402
+import worker  # noqa: E402
+from workloads import WORKLOADS  # noqa: E402
+
+
+def _whole_and_pieces(name, lib, cuts):
+    m = worker.Measurement(WORKLOADS[name], lib, threads=1, quick=True)
+    m.load()
+    m.run(0, len(m.batches))
+    whole = m.result()
+    whole = {k: whole[k] for k in ("loss", "param_abs_sum", "logits_abs_sum", "class_counts")
+             if k in whole}
+    m.load()
+    for i, j in zip(cuts, cuts[1:]):
+        m.run(i, j)
+    pieces = m.result()
+    assert len(pieces["times"]) == 2 and all(t > 0 for t in pieces["times"])
+    return whole, pieces
+
+
+def test_training_in_pieces_is_the_whole_run():
+    whole, pieces = _whole_and_pieces("W4", "chainrule", [0, 1, 400, 1000])
+    assert pieces["steps"] == 1000
+    assert pieces["param_abs_sum"] == whole["param_abs_sum"]
+    assert pieces["loss"] == whole["loss"]
+    # and the pieces did train: the weights moved from their initial |w| sum
+    start = sum(float(np.abs(p).sum()) for p in worker.initial_weights(WORKLOADS["W4"]))
+    assert abs(pieces["param_abs_sum"] - start) > 0.1
+
+
+def test_inference_in_pieces_keeps_every_batch():
+    whole, pieces = _whole_and_pieces("W5-MLP", "numpy", [0, 1, 2])
+    assert pieces["class_counts"] == whole["class_counts"]
+    assert sum(pieces["class_counts"]) == WORKLOADS["W5-MLP"].quick_samples
+    assert pieces["logits_abs_sum"] == pytest.approx(whole["logits_abs_sum"], rel=1e-12)
+
+
+def test_a_round_interleaves_the_worker_processes():
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    got = run.run_round("W4", ["numpy", "chainrule"], threads=1, repeats=2, pieces=3, quick=True,
+                        env=env, timeout=300, turn=1)
+    numpy_, chainrule = got["numpy"], got["chainrule"]
+    for r in (numpy_, chainrule):
+        assert "error" not in r, r.get("error")
+        assert r["steps"] == 1000 and len(r["times"]) == 2
+    # the hand-written loop and chainrule trained the same network on the same steps
+    assert chainrule["param_abs_sum"] == pytest.approx(numpy_["param_abs_sum"], rel=1e-5)
+    assert chainrule["loss"] == pytest.approx(numpy_["loss"], abs=1e-9)
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for():
+    server = run.Server("W4", "chainrule", 1, True, dict(os.environ), timeout=300)
+    assert server.steps == 1000 and server.alive
+    server.proc.kill()
+    server.run(0, 10)
+    result = server.finish()
+    assert "worker exited with status -9" in result["error"]
