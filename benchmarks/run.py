@@ -11,10 +11,11 @@ torch.set_num_threads(n) / chainrule.set_num_threads(n); one library per process
 resident set is that library's.  In each of ``--rounds`` rounds, the three libraries' processes
 are started and warmed up, then each timed run is cut into ``--pieces`` pieces (runs of
 consecutive steps) that the libraries run in turn: every library its first piece, then every
-library its second (starting with the next library), and so on.  The machine's speed moves from one second to the next on a shared VM (by 30 % and more);
-taking turns piece by piece, all three meet the same moments, and their ratio holds still where
-their times do not.  Between two pieces, the library that ran is left to go quiet: OpenBLAS's
-threads spin for about 0.1 s after a call and would take a core from the next one.
+library its second (starting with the next library), and so on.  The machine's speed moves from
+one second to the next on a shared VM (by 30 % and more); taking turns piece by piece, a slow
+moment slows all three rather than one of them.  After every piece (and set-up, and reloading
+the weights) the library that ran is left to go quiet: OpenBLAS's threads spin for about 0.1 s
+after a call and would take a core from the next one.
 When OPENBLAS_CORETYPE is set, NumPy and chainrule run both
 with the environment as it is and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
 
@@ -62,8 +63,10 @@ def env_variants(threads: int) -> list[tuple[str, dict]]:
 
 class Server:
     """One library's ``worker.py --serve`` process for one round: set up and warmed up on start,
-    then told which steps to time. A failure (chainrule's reported error, another library's
-    traceback, a timeout) ends it and leaves the reason in ``result``."""
+    then told which steps to time. Every command gets one answer line; after each, the process
+    is left to go quiet (``harness.wait_quiet``) before anything else runs. A failure
+    (chainrule's reported error, another library's traceback, no answer within ``timeout``
+    seconds) ends it and leaves the reason in ``result``."""
 
     def __init__(self, workload: str, lib: str, threads: int, quick: bool, env: dict,
                  timeout: float):
@@ -71,18 +74,15 @@ class Server:
         self.result: dict | None = None
         self.steps = 0
         self.timeout = timeout
-        self.deadline = time.monotonic() + timeout
         self.stderr = tempfile.TemporaryFile("w+")
+        self.pending = b""  # what the worker wrote past the last answer read
         cmd = [sys.executable, str(HERE / "worker.py"), workload, lib, "--threads", str(threads),
                "--serve"] + (["--quick"] if quick else [])
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True)
-        line = self._read()
+                                     stderr=self.stderr)
+        line = self._ask(None, "READY ")
         if line is not None:
-            if not line.startswith("READY "):
-                self._fail(f"worker said {line[:80]!r} instead of READY")
-            else:
-                self.steps = int(line.split()[1])
+            self.steps = int(line.split()[1])
 
     @property
     def alive(self) -> bool:
@@ -98,47 +98,60 @@ class Server:
         tail = (err.strip().splitlines() or ["no output"])[-1]
         self.result = {"error": f"{why}: {tail}"}
 
-    def _read(self) -> str | None:
-        """The worker's next line; None (and ``result`` set) if it ended or ran out of time."""
-        left = self.deadline - time.monotonic()
-        if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
-            self._fail(f"timed out after {self.timeout:.0f} s")
-            return None
-        line = self.proc.stdout.readline()
+    def _answer(self) -> str | None:
+        """The worker's next line; None (and ``result`` set) if it ended or did not answer."""
+        out = self.proc.stdout.fileno()
+        deadline = time.monotonic() + self.timeout
+        while b"\n" not in self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([out], [], [], left)[0]:
+                self._fail(f"no answer within {self.timeout:.0f} s")
+                return None
+            chunk = os.read(out, 1 << 16)
+            if not chunk:
+                self.proc.wait()
+                self._fail(f"worker exited with status {self.proc.returncode}")
+                return None
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        line = line.decode()
         if line.startswith("RESULT "):  # the answer to "result", or chainrule's reported failure
             self.result = json.loads(line[len("RESULT "):])
             self.proc.wait()
             return None
-        if not line:
-            self.proc.wait()
-            self._fail(f"worker exited with status {self.proc.returncode}")
-            return None
         return line
 
-    def _send(self, line: str) -> None:
-        try:
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            pass  # it has ended: _read reports how
+    def _ask(self, command: str | None, expect: str) -> str | None:
+        """Send ``command`` (None: only listen), read the answer, which must start with
+        ``expect``; then wait until the process's threads stop spinning, so that they do not take
+        a core from the library that runs next."""
+        if not self.alive:
+            return None
+        if command is not None:
+            try:
+                self.proc.stdin.write(command.encode() + b"\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass  # it has ended: _answer reports how
+        line = self._answer()
+        if line is not None and not line.startswith(expect):
+            self._fail(f"worker answered {line[:80]!r} to {command or 'its start'!r}")
+            return None
+        if self.alive:
+            harness.wait_quiet(self.proc.pid)
+        return line
 
     def load(self) -> None:
-        if self.alive:
-            self._send("load")
+        """Start a timed run from the initial weights."""
+        self._ask("load", "LOADED")
 
     def run(self, i: int, j: int) -> None:
-        """Time steps i to j-1; then wait until the process's threads stop spinning, so that
-        they do not take a core from the library that runs next."""
-        if self.alive:
-            self._send(f"run {i} {j}")
-            self._read()
-            harness.wait_quiet(self.proc.pid)
+        """Time steps i to j-1 of the timed run."""
+        self._ask(f"run {i} {j}", "TIME ")
 
     def finish(self) -> dict:
-        if self.alive:
-            self._send("result")
-            if self._read() is not None and self.alive:
-                self._fail("worker did not send its RESULT")
+        """The worker's result, or why it has none; the process has ended."""
+        self._ask("result", "RESULT ")  # _answer takes the RESULT line and sets ``result``
         self.stderr.close()
         return self.result
 
@@ -146,10 +159,11 @@ class Server:
 def run_round(workload: str, libs: list[str], threads: int, repeats: int, pieces: int,
               quick: bool, env: dict, timeout: float, turn: int) -> dict[str, dict]:
     """One round: a fresh process per library, set up and warmed up one after another; then
-    ``repeats`` timed runs, each cut into ``pieces`` pieces that the libraries run in turn
-    (starting with a different library on each piece). A timed run's time is its pieces' sum."""
+    ``repeats`` timed runs, each cut into ``pieces`` pieces (at most one per step) that the
+    libraries run in turn, starting with a different library on each piece. A timed run's time
+    is its pieces' sum."""
     servers = [Server(workload, lib, threads, quick, env, timeout) for lib in libs]
-    steps = max(s.steps for s in servers)
+    steps = max((s.steps for s in servers), default=0)
     bounds = sorted({round(k * steps / pieces) for k in range(pieces + 1)})
     for _ in range(repeats):
         for s in servers:
@@ -415,8 +429,8 @@ def main() -> int:
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma-separated, e.g. W1,W3 (W5 = W5-MLP,W5-CNN)")
     p.add_argument("--threads", help="comma-separated thread counts (default 2,1; --quick: 2)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds in which every library runs "
-                   "once, in turn (default 3)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds, each with a fresh process per "
+                   "library (default 3)")
     p.add_argument("--repeats", type=int, default=1, help="timed runs per library and round, "
                    "in one process (default 1)")
     p.add_argument("--libs", default=",".join(LIBS))
@@ -426,7 +440,8 @@ def main() -> int:
     p.add_argument("--pieces", type=int, default=5, help="pieces each timed run is cut into, "
                    "run by the libraries in turn (default 5; 1: each library's timed run in one "
                    "go)")
-    p.add_argument("--timeout", type=float, default=1800, help="seconds per worker process")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds a worker may take to "
+                   "answer: its set-up and warm-up, or one piece (default 1800)")
     p.add_argument("--check", action="store_true", help="compare one step's gradients, a few "
                    "steps and inference of hand-written NumPy and chainrule against PyTorch")
     args = p.parse_args()
@@ -462,7 +477,7 @@ def main() -> int:
                 order.append((name, threads, variant))
                 # PyTorch uses its own MKL, not OpenBLAS: it runs in the first variant only
                 ran = [lib for lib in libs if lib != "torch" or vi == 0]
-                for turn in range(args.rounds):
+                for turn in range(args.rounds if ran else 0):
                     got = run_round(name, ran, threads, args.repeats, args.pieces, args.quick,
                                     env, args.timeout, turn)
                     for lib, r in got.items():

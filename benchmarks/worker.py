@@ -1,19 +1,25 @@
-"""Measure one (workload, library) pair in this fresh process and print one JSON line.
+"""Measure one (workload, library) pair in this fresh process and print its result as one
+``RESULT {json}`` line.
 
 Run by ``run.py``, which sets the thread environment variables before this process imports
 NumPy.  Usage: python benchmarks/worker.py W1 torch --threads 2 --repeats 3 [--quick]
 
 With ``--serve``, the timed runs are driven from standard input instead, a piece at a time, so
-that ``run.py`` can interleave the three libraries' processes finely (see ``run.py``): after
-set-up and warm-up the worker prints ``READY``, then answers each line:
+that ``run.py`` can interleave the three libraries' processes finely (see ``run.py``). After
+set-up and warm-up the worker prints ``READY <steps>``, then answers each line with one line:
 
-    load        start a timed run: the initial weights again (not timed)
-    run I J     run steps (batches) I to J-1, print ``TIME <seconds>``
-    result      print the ``RESULT`` line of the last timed run and exit"""
+    load        start a timed run from the initial weights (not timed); answers ``LOADED``
+    run I J     run steps (batches) I to J-1 of it; answers ``TIME <seconds>``
+    result      answers ``RESULT {json}`` (the times of every timed run; the loss, weights or
+                logits of the last one) and exits
+
+Anything else the process prints goes to standard error, so that it cannot be taken for an
+answer."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -68,9 +74,20 @@ class Measurement:
         self.res["rss_setup_mb"] = harness.rss_mb()
         self.res["peak_reset"] = harness.reset_peak_rss()
 
+    @contextlib.contextmanager
     def phase(self, name: str):
-        """A context in which chainrule's exceptions become a reported ``Failed``."""
-        return _Phase(self, name)
+        """A context in which chainrule's exceptions become a reported ``Failed``; PyTorch's and
+        NumPy's are the benchmark's own bugs and keep their traceback."""
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001
+            if self.lib_name != "chainrule":
+                raise
+            last = traceback.extract_tb(e.__traceback__)[-1]
+            where = f"{os.path.basename(last.filename)}:{last.lineno}"
+            state = "not available" if name == "import/build" else "failed"
+            res = dict(self.res, error=f"{state} ({name}): {type(e).__name__}: {e} [{where}]")
+            raise Failed(res) from e
 
     def load(self) -> None:
         """Start a timed run: every one starts from the same weights."""
@@ -111,23 +128,6 @@ class Measurement:
         return res
 
 
-class _Phase:
-    def __init__(self, m: Measurement, name: str):
-        self.m, self.name = m, name
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, e, tb):
-        if e is None or self.m.lib_name != "chainrule" or not isinstance(e, Exception):
-            return False  # PyTorch's and NumPy's failures are the benchmark's bugs: traceback
-        last = traceback.extract_tb(tb)[-1]
-        where = f"{os.path.basename(last.filename)}:{last.lineno}"
-        state = "not available" if self.name == "import/build" else "failed"
-        res = dict(self.m.res, error=f"{state} ({self.name}): {kind.__name__}: {e} [{where}]")
-        raise Failed(res) from e
-
-
 def measure(w, lib_name: str, threads: int, repeats: int, quick: bool) -> dict:
     """Set up, warm up, then ``repeats`` timed runs of the whole workload, one after another."""
     try:
@@ -142,9 +142,12 @@ def measure(w, lib_name: str, threads: int, repeats: int, quick: bool) -> dict:
 
 def serve(w, lib_name: str, threads: int, quick: bool) -> None:
     """Set up, warm up, then obey ``run.py``'s commands on standard input (module docstring)."""
+    answers = os.fdopen(os.dup(1), "w")  # the answers keep standard output to themselves:
+    os.dup2(2, 1)                        # whatever else prints goes to standard error
+
     def say(line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        answers.write(line + "\n")
+        answers.flush()
 
     try:
         m = Measurement(w, lib_name, threads, quick)
@@ -153,6 +156,7 @@ def serve(w, lib_name: str, threads: int, quick: bool) -> None:
             cmd, *args = line.split()
             if cmd == "load":
                 m.load()
+                say("LOADED")
             elif cmd == "run":
                 say(f"TIME {m.run(int(args[0]), int(args[1])):.9f}")
             elif cmd == "result":

@@ -69,3 +69,14 @@ def test_a_worker_that_dies_is_reported_not_waited_for():
     server.run(0, 10)
     result = server.finish()
     assert "worker exited with status -9" in result["error"]
+
+
+def test_a_worker_that_does_not_answer_in_time_is_stopped():
+    server = run.Server("W4", "chainrule", 1, True, dict(os.environ), timeout=0.01)
+    assert not server.alive and server.proc.returncode is not None  # killed, not left running
+    assert server.finish()["error"].startswith("no answer within 0 s")
+
+
+def test_a_round_of_no_library_is_empty():
+    # e.g. --libs torch in the second BLAS variant, where only NumPy and chainrule run
+    assert run.run_round("W4", [], 1, 1, 5, True, dict(os.environ), 300, 0) == {}
