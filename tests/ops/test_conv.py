@@ -185,7 +185,7 @@ def test_any_memory_layout(layout, dtype):
 
 
 def test_recycled_buffers_are_never_shared():
-    """The ops recycle their big arrays between calls (ops.conv._scratch) only once nothing refers
+    """The ops recycle their big arrays between calls (ops._pool._scratch) only once nothing refers
     to them: results held by the caller, and arrays saved for a pending backward, stay intact."""
     rng = np.random.default_rng(12)
     a = [_rand(rng, s) for s in [(4, 3, 20, 20), (4, 3, 20, 20), (8, 3, 3, 3)]]
@@ -209,8 +209,36 @@ def test_recycled_buffers_are_never_shared():
         np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-10, atol=1e-9)
 
 
+def test_relu_takes_its_big_output_from_the_pool_and_keeps_it_while_referred_to():
+    """A big float ReLU output is a recycled array (no page faults in a training loop), laid out
+    as its input; it is handed out again only once neither the caller nor a graph holds it."""
+    relu = cr.nn.functional.relu
+
+    def memory(t):  # where the array's own buffer starts
+        return (t.data.base if t.data.base is not None else t.data).__array_interface__["data"][0]
+
+    rng = np.random.default_rng(14)
+    x = cr.tensor(_laid_out(rng.standard_normal((64, 8, 14, 14)).astype(np.float32), "batch_last"),
+                  requires_grad=True)  # as conv2d returns it: 400 KiB, batch last in memory
+    y = relu(x)
+    np.testing.assert_array_equal(y.data, np.maximum(x.data, 0))
+    assert y.data.strides == x.data.strides  # a straight pass, in the input's layout
+    loss = (y * y).sum()
+    kept, first = y.data.copy(), memory(y)
+    del y  # the graph still holds it (the product's input and ReLU's saved output)
+    assert memory(relu(-x)) != first  # so a new call gets another array
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * kept, rtol=1e-6)  # d(y²)/dx = 2y where x > 0
+    del loss
+    again = relu(x)  # graph gone: the first array is free, and recycled
+    assert memory(again) == first
+    np.testing.assert_array_equal(again.data, kept)
+    small = relu(cr.tensor(np.arange(4.0, dtype=np.float32)))
+    assert small.data.base is None and small.data.flags.owndata  # small: a new array
+
+
 def test_scratch_recycles_only_arrays_nothing_refers_to():
-    from chainrule.ops import conv
+    from chainrule.ops import _pool as conv
     shape = (3, 101, 103)  # a shape no other test uses
     a = conv._scratch(shape, np.float32)
     b = conv._scratch(shape, np.float32)
@@ -225,7 +253,7 @@ def test_scratch_recycles_only_arrays_nothing_refers_to():
 
 
 def test_conv2d_padded_inputs_of_one_shape_keep_their_own_zero_border():
-    """conv2d recycles its padded input without re-zeroing the border (ops.conv._scratch's
+    """conv2d recycles its padded input without re-zeroing the border (ops._pool._scratch's
     ``zeroed`` tag): two paddings giving the same padded shape, (14 + 2·1) and (12 + 2·2), must
     not hand each other a buffer whose border holds data."""
     rng = np.random.default_rng(13)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..dtypes import ONE, ZERO
+from ._pool import _POOLED_FROM, _empty_like
 from .elementwise import erf
 
 
@@ -48,7 +49,10 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.maximum(x, 0)
+        if x.nbytes >= _POOLED_FROM and x.dtype.kind == "f":  # a recycled array: see _pool
+            y = np.maximum(x, 0, out=_empty_like(x))
+        else:
+            y = np.maximum(x, 0)
         ctx.saved = (y,)
         return y
 

@@ -9,18 +9,16 @@ layout, the pools keep whichever layout they are given (their offsets' views are
 flatten before a Linear layer is a view, and a gradient coming back in that layout needs no copy.
 
 Pooling walks the kh*kw offsets of the window, each a strided view of the input: no scatter
-(``np.add.at``) anywhere. Big arrays come from a pool of recycled buffers (``_scratch``).
+(``np.add.at``) anywhere. Big arrays come from a pool of recycled buffers (``_pool``).
 """
 
 from __future__ import annotations
-
-import sys
-import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd.function import Function
+from ._pool import _empty, _order, _scratch
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
 
@@ -370,52 +368,6 @@ def _matmul(a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
-_POOL = {}  # (shape, dtype) -> arrays of 64 KiB and more handed out before; oldest kind first
-_POOL_BYTES = 256 << 20  # at most this much kept
-_POOL_LOCK = threading.Lock()
-_pool_bytes = 0
-
-
-def _refs_when_free(arrays):
-    """What ``sys.getrefcount`` says, in ``_scratch``'s own loop, of an array only the pool holds
-    (3 on CPython 3.11: the pool's, ``a``'s and the call's argument; measured, not assumed, since
-    interpreters differ). None where there is no refcount: then nothing is recycled."""
-    if not hasattr(sys, "getrefcount"):
-        return None
-    for a in arrays:
-        return sys.getrefcount(a)
-
-
-_FREE = _refs_when_free([np.empty(0)])
-
-
-def _scratch(shape, dtype, zeroed=None):
-    """``np.empty(shape, dtype)``, recycling an array of an earlier call that nothing refers to any
-    more (neither the caller's results nor a graph's saved arrays: each view of it counts).
-    With a tag ``zeroed``, the array is created zero-filled and recycled only for calls with the
-    same tag (so that a caller who writes only part of it finds the rest still zero).
-
-    Why: with glibc's default malloc, big freed arrays go back to the OS and the next call's take
-    page faults again; that made a conv's forward + backward 2-4x slower in a training loop."""
-    global _pool_bytes
-    key = (shape, np.dtype(dtype), zeroed)
-    with _POOL_LOCK:
-        arrays = _POOL.get(key, ())
-        for a in arrays:
-            if sys.getrefcount(a) == _FREE:
-                return a
-        a = np.empty(shape, dtype) if zeroed is None else np.zeros(shape, dtype)
-        if _FREE is not None and 1 << 16 <= a.nbytes <= _POOL_BYTES // 4:
-            _POOL.setdefault(key, []).append(a)
-            _pool_bytes += a.nbytes
-            while _pool_bytes > _POOL_BYTES:  # forget the oldest kind's oldest array
-                oldest = next(iter(_POOL))
-                _pool_bytes -= _POOL[oldest].pop(0).nbytes
-                if not _POOL[oldest]:
-                    del _POOL[oldest]
-        return a
-
-
 def _taps(i, dilation, stride, pad, size, out):
     """Kernel offset i along one axis: (the input positions it reads, the outputs they feed) as
     two slices, leaving out the outputs whose tap falls on padding; None if all of them do.
@@ -478,19 +430,6 @@ def _grad_buffer(padded_shape, order, shape, kernel, stride, padding, dilation, 
     if not tiles:
         grad.fill(0)
     return grad, _offsets(grad, kernel, stride, dilation, out), overlap
-
-
-def _order(x):
-    """x's axes from outermost to innermost in memory: (1, 2, 3, 0) for what conv2d returns.
-    (Plain Python: ``np.argsort`` of a 4-item list costs 5-10 µs, a few % of a small CNN step.)"""
-    strides = x.strides
-    return tuple(sorted(range(x.ndim), key=lambda k: -abs(strides[k])))
-
-
-def _empty(shape, dtype, order):
-    """An uninitialised array of ``shape`` (from the scratch pool), its memory in axis ``order``."""
-    a = _scratch(tuple(shape[k] for k in order), dtype)
-    return a.transpose(sorted(range(len(order)), key=order.__getitem__))  # order's inverse
 
 
 def _crop(grad, shape, padding, unbatched):
