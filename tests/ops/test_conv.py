@@ -238,18 +238,33 @@ def test_relu_takes_its_big_output_from_the_pool_and_keeps_it_while_referred_to(
 
 
 def test_scratch_recycles_only_arrays_nothing_refers_to():
-    from chainrule.ops import _pool as conv
+    from chainrule.ops import _pool
     shape = (3, 101, 103)  # a shape no other test uses
-    a = conv._scratch(shape, np.float32)
-    b = conv._scratch(shape, np.float32)
+    a = _pool._scratch(shape, np.float32)
+    b = _pool._scratch(shape, np.float32)
     assert b is not a  # a is held
     first, view = id(a), a[1:]
     del a
-    c = conv._scratch(shape, np.float32)
+    c = _pool._scratch(shape, np.float32)
     assert id(c) != first and c is not b  # a view of it is held
     del view
-    assert id(conv._scratch(shape, np.float32)) == first  # now free: recycled
-    assert conv._scratch(shape, np.float64).dtype == np.float64
+    assert id(_pool._scratch(shape, np.float32)) == first  # now free: recycled
+    assert _pool._scratch(shape, np.float64).dtype == np.float64
+    held = [_pool._scratch(shape, np.float32) for _ in range(_pool._PER_KIND + 4)]
+    kept = _pool._POOL[(shape, np.dtype(np.float32), None)]
+    assert len(kept) == _pool._PER_KIND  # the rest are plain arrays: no ever-longer scan
+    assert all(any(k is h for h in held + [b, c]) for k in kept)  # each handed out once
+
+
+def test_relu_keeps_the_old_result_where_no_layout_or_byte_order_is_to_be_kept():
+    relu = cr.nn.functional.relu
+    x = np.random.default_rng(15).standard_normal((64, 512)).astype(np.float32)  # 128 KiB
+    swapped = relu(cr.tensor(x.astype(">f4")))  # big-endian, as read from some files
+    assert swapped.dtype == np.dtype(np.float32) and swapped.data.dtype.isnative
+    np.testing.assert_array_equal(swapped.data, np.maximum(x, 0))
+    row = cr.tensor(x[:1]).expand(64, 512)  # broadcast: stride 0 along the batch
+    assert relu(row).data.strides == (2048, 4)  # C order, as np.maximum gives
+    np.testing.assert_array_equal(relu(row).data, np.maximum(np.broadcast_to(x[:1], (64, 512)), 0))
 
 
 def test_conv2d_padded_inputs_of_one_shape_keep_their_own_zero_border():

@@ -17,6 +17,8 @@ import threading
 import numpy as np
 
 _POOLED_FROM = 1 << 16  # bytes: smaller arrays cost less to make than to look up
+_PER_KIND = 16  # arrays kept per (shape, dtype, tag): a training step holds a few at once;
+                # a caller who keeps hundreds of results gets new arrays past these
 _POOL = {}  # (shape, dtype, tag) -> arrays handed out before; oldest kind first
 _POOL_BYTES = 256 << 20  # at most this much kept
 _POOL_LOCK = threading.Lock()
@@ -49,7 +51,8 @@ def _scratch(shape, dtype, zeroed=None):
             if sys.getrefcount(a) == _FREE:
                 return a
         a = np.empty(shape, dtype) if zeroed is None else np.zeros(shape, dtype)
-        if _FREE is not None and _POOLED_FROM <= a.nbytes <= _POOL_BYTES // 4:
+        if (_FREE is not None and _POOLED_FROM <= a.nbytes <= _POOL_BYTES // 4
+                and len(arrays) < _PER_KIND):
             _POOL.setdefault(key, []).append(a)
             _pool_bytes += a.nbytes
             while _pool_bytes > _POOL_BYTES:  # forget the oldest kind's oldest array
@@ -74,5 +77,6 @@ def _empty(shape, dtype, order):
 
 
 def _empty_like(x):
-    """An uninitialised array of x's shape, dtype and memory layout, from the pool."""
-    return _empty(x.shape, x.dtype, _order(x))
+    """An uninitialised array of x's shape, dtype and memory layout, from the pool (C order
+    where x is broadcast: its stride-0 axes have no layout to keep)."""
+    return _empty(x.shape, x.dtype, tuple(range(x.ndim)) if 0 in x.strides else _order(x))

@@ -49,7 +49,7 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if x.nbytes >= _POOLED_FROM and x.dtype.kind == "f":  # a recycled array: see _pool
+        if x.nbytes >= _POOLED_FROM and x.dtype.kind == "f" and x.dtype.isnative:  # see _pool
             y = np.maximum(x, 0, out=_empty_like(x))
         else:
             y = np.maximum(x, 0)
