@@ -218,8 +218,8 @@ def test_relu_takes_its_big_output_from_the_pool_and_keeps_it_while_referred_to(
         return (t.data.base if t.data.base is not None else t.data).__array_interface__["data"][0]
 
     rng = np.random.default_rng(14)
-    x = cr.tensor(_laid_out(rng.standard_normal((64, 8, 14, 14)).astype(np.float32), "batch_last"),
-                  requires_grad=True)  # as conv2d returns it: 400 KiB, batch last in memory
+    x = cr.tensor(_laid_out(rng.standard_normal((64, 16, 14, 14)).astype(np.float32),
+                            "batch_last"), requires_grad=True)  # as conv2d returns it: 784 KiB
     y = relu(x)
     np.testing.assert_array_equal(y.data, np.maximum(x.data, 0))
     assert y.data.strides == x.data.strides  # a straight pass, in the input's layout
@@ -233,7 +233,7 @@ def test_relu_takes_its_big_output_from_the_pool_and_keeps_it_while_referred_to(
     again = relu(x)  # graph gone: the first array is free, and recycled
     assert memory(again) == first
     np.testing.assert_array_equal(again.data, kept)
-    small = relu(cr.tensor(np.arange(4.0, dtype=np.float32)))
+    small = relu(cr.tensor(np.ones((128, 256), np.float32)))  # 128 KiB, W1's hidden layer
     assert small.data.base is None and small.data.flags.owndata  # small: a new array
 
 
@@ -258,13 +258,14 @@ def test_scratch_recycles_only_arrays_nothing_refers_to():
 
 def test_relu_keeps_the_old_result_where_no_layout_or_byte_order_is_to_be_kept():
     relu = cr.nn.functional.relu
-    x = np.random.default_rng(15).standard_normal((64, 512)).astype(np.float32)  # 128 KiB
+    x = np.random.default_rng(15).standard_normal((256, 1024)).astype(np.float32)  # 1 MiB
     swapped = relu(cr.tensor(x.astype(">f4")))  # big-endian, as read from some files
     assert swapped.dtype == np.dtype(np.float32) and swapped.data.dtype.isnative
     np.testing.assert_array_equal(swapped.data, np.maximum(x, 0))
-    row = cr.tensor(x[:1]).expand(64, 512)  # broadcast: stride 0 along the batch
-    assert relu(row).data.strides == (2048, 4)  # C order, as np.maximum gives
-    np.testing.assert_array_equal(relu(row).data, np.maximum(np.broadcast_to(x[:1], (64, 512)), 0))
+    row = cr.tensor(x[:1]).expand(256, 1024)  # broadcast: stride 0 along the batch
+    assert relu(row).data.strides == (4096, 4)  # C order, as np.maximum gives
+    np.testing.assert_array_equal(relu(row).data,
+                                  np.maximum(np.broadcast_to(x[:1], (256, 1024)), 0))
 
 
 def test_conv2d_padded_inputs_of_one_shape_keep_their_own_zero_border():

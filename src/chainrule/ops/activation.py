@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..dtypes import ONE, ZERO
-from ._pool import _POOLED_FROM, _empty_like
+from ._pool import _OUTPUTS_FROM, _empty_like
 from .elementwise import erf
 
 
@@ -49,7 +49,7 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if x.nbytes >= _POOLED_FROM and x.dtype.kind == "f" and x.dtype.isnative:  # see _pool
+        if x.nbytes >= _OUTPUTS_FROM and x.dtype.kind == "f" and x.dtype.isnative:  # see _pool
             y = np.maximum(x, 0, out=_empty_like(x))
         else:
             y = np.maximum(x, 0)
