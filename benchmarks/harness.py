@@ -145,9 +145,8 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 def wait_quiet(pid: int, most: float = 1.0) -> float:
     """Wait until process ``pid`` stops using the CPU (its BLAS or OpenMP threads spin for a
-    while after the last call: OpenBLAS's for about 0.1 s), for at most ``most`` seconds;
-    returns the wait.
-    Without /proc, waits a fixed 0.2 s."""
+    while after the last call: OpenBLAS's for about 0.1 s), for at most ``most`` seconds, and
+    return the seconds waited. Without /proc, wait a fixed 0.2 s."""
     started = time.perf_counter()
     before = process_cpu_seconds(pid)
     if before is None:
