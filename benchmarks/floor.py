@@ -27,8 +27,12 @@ import sys
 import time
 from pathlib import Path
 
+import harness
+from workloads import WORKLOADS
+
 HERE = Path(__file__).resolve().parent
-SAMPLES, FEATURES, HIDDEN, CLASSES = 60_000, 784, 256, 10
+FEATURES, HIDDEN, CLASSES = 784, 256, 10  # mlp.build's layers
+SAMPLES = WORKLOADS["W1"].samples  # one epoch, as W1 and W2
 
 
 def matmuls(batch: int, repeats: int) -> list[float]:
@@ -56,8 +60,7 @@ def matmuls(batch: int, repeats: int) -> list[float]:
 
 
 def run(cmd: list[str], threads: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+    env = dict(os.environ, **{var: str(threads) for var in harness.THREAD_VARS})
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     line = next(l for l in reversed(p.stdout.splitlines()) if l.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
@@ -74,19 +77,18 @@ def main() -> int:
     if a.inner:
         print("RESULT " + json.dumps({"times": matmuls(int(a.inner[0]), int(a.inner[1]))}))
         return 0
-    batches = {"W1": 128, "W2": 32}
     print("| Workload | Threads | PyTorch (whole workload) | matmuls alone (NumPy) "
           "| PyTorch / matmuls |\n|---|---|---|---|---|")
     for threads in (int(t) for t in a.threads.split(",")):
         for name in a.workloads.split(","):
-            if name not in batches:
+            if name not in ("W1", "W2"):
                 p.error(f"--workloads: W1 or W2, not {name!r}")
             torch_t, floor_t = [], []
             for _ in range(a.rounds):  # the two take turns, a fresh process each
                 torch_t += run([sys.executable, str(HERE / "worker.py"), name, "torch",
                                 "--threads", str(threads), "--repeats", "1"], threads)["times"]
-                floor_t += run([sys.executable, __file__, "--inner", str(batches[name]), "1"],
-                               threads)["times"]
+                floor_t += run([sys.executable, __file__, "--inner",
+                                str(WORKLOADS[name].batch), "1"], threads)["times"]
             t, f = statistics.median(torch_t), statistics.median(floor_t)
             print(f"| {name} | {threads} | {t:.3f} ({min(torch_t):.3f}–{max(torch_t):.3f}) "
                   f"| {f:.3f} ({min(floor_t):.3f}–{max(floor_t):.3f}) | {t / f:.2f} |",
