@@ -201,15 +201,15 @@ def test_casts_to_integer_types_leave_the_graph():
     np.testing.assert_allclose(x.grad, [1.0, 2.0])
 
 
-def test_writing_a_value_that_needs_grad_in_place_is_refused():
+def test_writing_a_value_that_needs_grad_in_place_joins_the_graph():
     w = cr.tensor([1.0, 2.0], requires_grad=True)
     out = cr.zeros(3)
-    with pytest.raises(NotImplementedError, match="__setitem__: the value requires grad"):
-        out[0] = (w * 2).sum()
-    with pytest.raises(NotImplementedError, match="copy_: the value requires grad"):
-        cr.zeros(2).copy_(w * 3)
-    out[0] = (w * 2).sum().detach()
-    assert out.tolist() == [6.0, 0.0, 0.0]
+    out[0] = (w * 2).sum()  # out is now a non-leaf: out[0] depends on w, the rest does not
+    c = cr.zeros(2)
+    c.copy_(w * 3)
+    assert out.tolist() == [6.0, 0.0, 0.0] and out.grad_fn is not None
+    ((out * cr.tensor([1.0, 5.0, 7.0])).sum() + (c * c).sum()).backward()
+    np.testing.assert_allclose(w.grad, [2 + 18 * 1, 2 + 18 * 2])
 
 
 def test_power_zero_and_remainder_gradients_match_pytorch():

@@ -21,7 +21,10 @@ from .creation import (  # noqa: F401
     arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
     randint, randn, randperm, tensor, zeros, zeros_like,
 )
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from .autograd import (  # noqa: F401
+    enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+    set_grad_enabled,
+)
 from . import autograd  # noqa: F401
 from .ops.elementwise import (  # noqa: F401
     abs, add, clamp, clip, cos, div, exp, log, maximum, minimum, mul, neg, pow, sin, sqrt, sub,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .ops import activation as A
 from .ops import elementwise as E
 from .ops import linalg as L
@@ -32,6 +34,27 @@ _METHODS = {
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
+
+def _inplace_method(name, fn):
+    """``x.relu_()`` and the like: ``fn`` applied in place (a node of the graph where x or an
+    argument requires grad; else the array is overwritten, and its version counted)."""
+    def method(self, *args, **kwargs):
+        if self._in_graph(name, *args, *kwargs.values()):
+            from .autograd.inplace import rebase
+            return rebase(self, name, lambda old: fn(old, *args, **kwargs))
+        from .tensor import _make
+        out = fn(_make(self.data, None), *args, **kwargs)
+        np.copyto(self.data, out.data, casting="unsafe")
+        return self._changed()
+    method.__name__ = name
+    method.__doc__ = f"In-place version of ``{name[:-1]}``."
+    return method
+
+
+for _name, _fn in {"relu_": A.relu, "sigmoid_": A.sigmoid, "tanh_": A.tanh, "exp_": E.exp,
+                   "log_": E.log, "sqrt_": E.sqrt, "abs_": E.abs, "neg_": E.neg, "sin_": E.sin,
+                   "cos_": E.cos, "pow_": E.pow, "leaky_relu_": A.leaky_relu}.items():
+    setattr(Tensor, _name, _inplace_method(_name, _fn))
 
 Tensor.T = property(lambda self: S.permute(self, *reversed(range(self.ndim))) if self.ndim > 1 else self)
 Tensor.mT = property(lambda self: S.transpose(self, -2, -1))

@@ -31,7 +31,7 @@ class _Constant(dict):
         return c
 
 
-ZERO, ONE = _Constant(0), _Constant(1)
+ZERO, ONE, HALF = _Constant(0), _Constant(1), _Constant(0.5)
 
 
 def _array_out():

@@ -14,18 +14,43 @@ class Tensor:
     the accumulated gradient (a Tensor), ``requires_grad`` whether gradients are wanted.
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "__weakref__")
+    # _grad: the gradient (the ``grad`` property checks what is assigned); _hooks: the hooks a
+    # leaf registered (a non-leaf keeps them on its grad_fn); unset until the first one
+    __slots__ = ("data", "_grad", "grad_fn", "requires_grad", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data=None, dtype=None, requires_grad: bool = False):
         # cr.Tensor(...) follows torch.Tensor(...): always a float tensor of the default dtype
         arr = np.array([] if data is None else _raw(data), dtype=dtype or _Default.dtype)
         self.data = arr
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (a Tensor of this tensor's shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got "
+                                f"{type(value).__name__}")
+            if value.data.shape != self.data.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: the tensor has "
+                                   f"shape {self.data.shape}, the grad {value.data.shape}")
+            if value.data.dtype != self.data.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: the tensor is "
+                                   f"{self.data.dtype}, the grad {value.data.dtype}")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
 
     # -- autograd ---------------------------------------------------------------------------------
     @property
@@ -54,6 +79,40 @@ class Tensor:
     @property
     def retains_grad(self) -> bool:
         return self.grad_fn is not None and self.grad_fn._retained is not None
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient of this tensor is computed; if it returns a
+        Tensor, that replaces the gradient (for the rest of the backward pass, and in ``.grad``).
+        Returns a handle whose ``remove()`` takes the hook off again."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        from .autograd.hooks import register
+        if self.grad_fn is not None:
+            return register(self.grad_fn, "_hooks", hook)
+        return register(self, "_hooks", hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf after backward has accumulated its ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a "
+                               "tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks "
+                               "cannot be registered on non-leaf tensors")
+        from .autograd.hooks import register
+        return register(self, "_hooks", hook, post=True)
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory has been changed in place (shared with views and
+        with ``detach()``)."""
+        return _versions.version(self.data)
+
+    def is_inference(self) -> bool:
+        """Was this tensor made inside ``inference_mode``?"""
+        from .autograd.function import _inference
+        return self in _inference
 
     def detach(self) -> "Tensor":
         """The same array, outside the graph."""
@@ -112,7 +171,21 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        """NumPy's protocol: ``np.asarray(t)`` shares the memory, ``np.array(t)`` copies."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            raise ValueError(f"Unable to avoid copy while creating an array as requested: the "
+                             f"tensor is {self.data.dtype}, not {np.dtype(dtype)}")
+        if dtype is None:
+            return self.data.copy() if copy else self.data
+        return self.data.astype(dtype, copy=bool(copy))
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy's ufuncs on Tensors (``np.exp(t)``, ``array * t``) run chainrule's ops, so that
+        a backward formula written with NumPy is also recorded when it gets Tensors."""
+        return _dispatch.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _dispatch.array_function(func, args, kwargs)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -245,10 +318,10 @@ class Tensor:
         return self.div_(other)
 
     def __floordiv__(self, other):  # integer-valued: no gradient, as PyTorch's floor_divide
-        return _make(self.data // _raw(other), None)
+        return _make(_floor_divide(self.data, _raw(other)), None)
 
     def __rfloordiv__(self, other):
-        return _make(_raw(other) // self.data, None)
+        return _make(_floor_divide(_raw(other), self.data), None)
 
     def __mod__(self, other):
         return Remainder.apply(self, other if type(other) in _PLAIN else _operand(other))
@@ -295,76 +368,96 @@ class Tensor:
     def allclose(self, other, rtol=1e-5, atol=1e-8) -> bool:
         return bool(np.allclose(self.data, _raw(other), rtol=rtol, atol=atol))
 
-    # -- in-place: only where no graph needs the old value -------------------------------------
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and _State.grad_enabled:
+    # -- in-place ops -----------------------------------------------------------------------------
+    # Outside a graph, each changes the array and counts a new version of its memory (a node that
+    # saved the old values then refuses to run backward on the new ones). Inside a graph (self or
+    # the value requires grad, and grad mode is on), each records a node, as PyTorch: the op is
+    # computed out of place, written into the memory, and the node becomes this tensor's grad_fn.
+
+    def _in_graph(self, op: str, *others) -> bool:
+        """Does this in-place op record a node? (Raises for a leaf that requires grad.)"""
+        if not recording():
+            return False
+        if self.requires_grad:
             if self.grad_fn is None:
-                raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
-                                   "in-place operation.")
-            raise RuntimeError(f"{op}: in-place operations on a tensor that is part of a graph are "
-                               "not supported in chainrule (use the out-of-place op)")
+                raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in "
+                                   "an in-place operation.")
+            return True
+        return any(isinstance(o, Tensor) and o.requires_grad for o in others)
+
+    def _changed(self):
+        _versions.bump(self.data)
+        return self
 
     def add_(self, other, alpha=1):
-        self._check_inplace("add_")
+        if self._in_graph("add_", other):
+            return _inplace.rebase(self, "add_", lambda old: add(old, other, alpha))
         other = _raw(other)
         self.data += other if alpha == 1 else alpha * other
-        return self
+        return self._changed()
 
     def sub_(self, other, alpha=1):
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other):
-        self._check_inplace("mul_")
+        if self._in_graph("mul_", other):
+            return _inplace.rebase(self, "mul_", lambda old: old * other)
         self.data *= _raw(other)
-        return self
+        return self._changed()
 
     def div_(self, other):
-        self._check_inplace("div_")
+        if self._in_graph("div_", other):
+            return _inplace.rebase(self, "div_", lambda old: old / other)
         self.data /= _raw(other)
-        return self
+        return self._changed()
 
     def zero_(self):
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
 
     def fill_(self, value):
-        self._check_inplace("fill_")
+        if self._in_graph("fill_", value):
+            return _inplace.rebase(self, "fill_", lambda old: IndexPut.apply(old, _operand(value), index=...))
         self.data[...] = _raw(value)
-        return self
+        return self._changed()
 
     def copy_(self, src):
-        self._check_inplace("copy_")
-        _check_no_graph(src, "copy_")
+        if self._in_graph("copy_", src):
+            return _inplace.rebase(self, "copy_", lambda old: IndexPut.apply(old, _operand(src), index=...))
         src = _raw(src)
         try:
             np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
         except ValueError:
             raise RuntimeError(f"copy_: cannot copy a tensor of shape {np.shape(src)} into one of "
                                f"shape {self.data.shape}") from None
-        return self
+        return self._changed()
 
     def clamp_(self, min=None, max=None):
-        self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
-        return self
+        if self._in_graph("clamp_", min, max):
+            return _inplace.rebase(self, "clamp_", lambda old: old.clamp(min, max))
+        np.clip(self.data, _raw(min), _raw(max), out=self.data)
+        return self._changed()
+
+    clip_ = clamp_
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from .random import _rng
-        self._check_inplace("uniform_")
-        self.data[...] = _rng(generator).uniform(a, b, self.data.shape)
-        return self
+        return self.copy_(_rng(generator).uniform(a, b, self.data.shape))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from .random import _rng
-        self._check_inplace("normal_")
-        self.data[...] = _rng(generator).normal(mean, std, self.data.shape)
-        return self
+        return self.copy_(_rng(generator).normal(mean, std, self.data.shape))
 
     def __setitem__(self, index, value):
-        self._check_inplace("__setitem__")
-        _check_no_graph(value, "__setitem__")
-        self.data[_index(index)] = _raw(value)
+        index = _index(index)
+        if self._in_graph("__setitem__", value):
+            return _inplace.rebase(self, "__setitem__",
+                                   lambda old: IndexPut.apply(old, _operand(value), index=index))
+        try:
+            self.data[index] = _raw(value)
+        except (ValueError, IndexError) as err:
+            raise type(err)(f"__setitem__: {err} (tensor shape {self.data.shape}, value shape "
+                            f"{np.shape(_raw(value))})") from None
+        self._changed()
 
     def __getitem__(self, index):
         return GetItem.apply(self, index=_index(index))
@@ -376,7 +469,7 @@ def _make(data, grad_fn) -> Tensor:
         data = np.asarray(data)
     t = _new(Tensor)
     t.data = data
-    t.grad = None
+    t._grad = None
     t.grad_fn = grad_fn
     t.requires_grad = grad_fn is not None
     return t
@@ -386,11 +479,13 @@ _new = object.__new__
 _PLAIN = frozenset((Tensor, int, float))  # operands used as they are (exact types, no subclasses)
 
 
-def _check_no_graph(value, op):
-    if isinstance(value, Tensor) and value.requires_grad and _State.grad_enabled:
-        raise NotImplementedError(
-            f"{op}: the value requires grad, and chainrule cannot differentiate through an "
-            "in-place write; build the tensor with cat/stack/where instead (or detach the value)")
+def _floor_divide(a, b):
+    """a // b; integer division by zero raises, as PyTorch (NumPy would give 0 and a warning)."""
+    a_int = np.asarray(a).dtype.kind in "iub"
+    b_arr = np.asarray(b)
+    if a_int and b_arr.dtype.kind in "iub" and not np.all(b_arr):
+        raise ZeroDivisionError("floor_divide: integer division by zero")
+    return np.floor_divide(a, b)
 
 
 def _raw(x):
@@ -453,9 +548,13 @@ def _format(t: Tensor) -> str:
     return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
-from .autograd.grad_mode import _State  # noqa: E402
+from .autograd.grad_mode import _State, recording  # noqa: E402
+from .autograd import versions as _versions  # noqa: E402
+from .autograd import inplace as _inplace  # noqa: E402
+from . import _dispatch  # noqa: E402
 from .ops.elementwise import Abs, Add, Div, Mul, Neg, Pow, Remainder, Sub  # noqa: E402
 from .ops.linalg import MatMul  # noqa: E402
-from .ops.shape import Cast, Clone, GetItem  # noqa: E402
-from .autograd.functional import backward as _backward  # noqa: E402
+from .ops.shape import Cast, Clone, GetItem, IndexPut  # noqa: E402
+from .ops.elementwise import add  # noqa: E402
+from .autograd.engine import backward as _backward  # noqa: E402
 from . import _methods  # noqa: E402,F401  (the remaining Tensor methods, which call the ops)

@@ -116,7 +116,7 @@ def _check_node(node, out, eps, atol, rtol, max_elements, rng):
     def mismatch(i, **kw):
         return OpMismatch(node, 0, 0, i, shapes, y.shape, **kw)
 
-    v = rng.standard_normal(y.shape)
+    v = np.asarray(rng.standard_normal(y.shape))
     try:
         grads = type(node).backward(ctx, v)
     except Exception as err:  # a broken backward is a finding, not a crash

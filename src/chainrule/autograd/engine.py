@@ -1,4 +1,10 @@
-"""The backward pass: nodes in reverse creation order, the chain rule node by node."""
+"""The backward pass: nodes in reverse creation order, the chain rule node by node.
+
+``backward`` accumulates gradients into ``.grad``; ``grad`` returns them. With
+``create_graph=True`` the same pass runs on Tensors instead of arrays, so that every backward
+formula is itself recorded as a graph: the gradient can be differentiated again (Hessians,
+gradient penalties, Newton's method), to any order.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,16 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from .grad_mode import _State
+from ..dtypes import ONE
+from .grad_mode import _State, _local, _set
 
 _ndarray = np.ndarray
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "backward") -> np.ndarray:
+def unbroadcast(grad, shape: tuple, op: str = "backward"):
     """Sum ``grad`` down to ``shape``: over the leading axes broadcasting added, then over the
-    axes that were 1. The gradient of a broadcast input is the sum over the broadcast axes."""
+    axes that were 1. The gradient of a broadcast input is the sum over the broadcast axes.
+    (An array or a Tensor: ``sum`` and ``reshape`` are spelled alike on both.)"""
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
@@ -29,8 +37,11 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "backward") -> np.ndar
     return out
 
 
-def run_backward(tensors, grads, retain_graph=False, capture=None):
-    """Backpropagate ``grads`` (arrays) from ``tensors``.
+# -- the pass -----------------------------------------------------------------------------------
+
+def run_backward(tensors, grads, retain_graph=False, create_graph=False, capture=None,
+                 needed=None):
+    """Backpropagate ``grads`` from ``tensors``: arrays, or Tensors with ``create_graph``.
 
     Nodes run in reverse creation order (``seq``, as PyTorch's sequence numbers): every consumer
     of a value was created after it, so by the time a node runs, all the gradient that flows into
@@ -38,88 +49,127 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
 
     Without ``capture``, gradients accumulate into ``.grad`` of the leaves (and of tensors that
     called ``retain_grad``). With ``capture`` (a dict whose keys are id(leaf) or a non-leaf's
-    ``grad_fn``), they are returned there instead and no ``.grad`` is touched (``autograd.grad``).
+    ``grad_fn``), they are returned there instead and no ``.grad`` is touched (``autograd.grad``);
+    then only the nodes in ``needed`` run, the others only hand their gradient to ``capture``.
     """
+    graph = create_graph
+    outs = {} if graph else None  # node -> its output tensor (a graph's backward needs it)
     pending = {}  # node -> gradient of its output, summed over its consumers so far
     # The pending node created last runs next. It is kept in ``top``, the others in a heap of
     # (-seq, node): on a chain, the common case, the heap stays empty.
     top = None
     heap = []
+    hooked = _State.hooks
+    leaves = _LeafHooks(tensors) if hooked and capture is None else None
     for t, g in zip(tensors, grads):
         fn = t.grad_fn
+        if graph:
+            outs.setdefault(fn, t)
         if fn is None:
-            _deliver(t, g, True, capture)
+            _deliver(t, g, True, capture, graph, leaves)
         elif fn in pending:
             pending[fn] = pending[fn] + g
         else:
             pending[fn] = g
             top = fn if top is None else _wait(heap, top, fn)
     anomaly = _State.anomaly
-    watch = capture is not None or _State.retains  # is any node's own gradient wanted?
-    while top is not None:
-        node = top
-        top = heappop(heap)[1] if heap else None
-        grad_output = pending.pop(node)
-        if watch:
-            _watch(node, grad_output, capture)
-        try:
-            in_grads = node.backward(node, grad_output)
-        except SavedFreedError as err:
-            raise SavedFreedError(f"{node.name()}: {err}") from None
-        inputs = node.inputs
-        single = type(in_grads) is not tuple  # one gradient, for a one-input op
-        if len(inputs) != 1 if single else len(in_grads) != len(inputs):
-            got = 1 if single else len(in_grads)
-            raise RuntimeError(f"{node.name()}: backward returned {got} gradient"
-                               f"{'' if got == 1 else 's'} but the op has {len(inputs)} inputs")
-        if anomaly:
-            from .anomaly import check_backward
-            check_backward(node, (in_grads,) if single else in_grads)
-        if not retain_graph:
-            node.saved = FREED
-        if single:
-            t = inputs[0]
-            fn = t.grad_fn
-            if fn is not None and in_grads is not None:  # a chain, the common case: the loop
-                g = in_grads                              # below, inlined for one edge
+    mutated = _State.mutated  # nodes made before this saw no in-place change since
+    watch = capture is not None or _State.retains or hooked  # is any node's own gradient wanted?
+    prev_mode = _set(True) if graph else None  # a graph's backward is recorded, else not needed
+    try:
+        while top is not None:
+            node = top
+            top = heappop(heap)[1] if heap else None
+            grad_output = pending.pop(node)
+            if watch:
+                grad_output = _watch(node, grad_output, capture, graph)
+                if needed is not None and node not in needed:
+                    continue
+            if node.seq < mutated:
+                _check_versions(node, outs)
+            try:
+                if graph:
+                    in_grads = _graph_backward(node, grad_output, outs.get(node))
+                elif node.tensors:
+                    in_grads = backward_arrays(node, grad_output)
+                else:
+                    in_grads = node.backward(node, grad_output)
+            except SavedFreedError as err:
+                raise SavedFreedError(f"{node.name()}: {err}") from None
+            inputs = node.inputs
+            single = type(in_grads) is not tuple  # one gradient, for a one-input op
+            if len(inputs) != 1 if single else len(in_grads) != len(inputs):
+                got = 1 if single else len(in_grads)
+                raise RuntimeError(f"{node.name()}: backward returned {got} gradient"
+                                   f"{'' if got == 1 else 's'} but the op has {len(inputs)} inputs")
+            if anomaly:
+                from .anomaly import check_backward
+                check_backward(node, (in_grads,) if single else in_grads)
+            if not retain_graph:
+                node.saved = FREED
+            if single:
+                t = inputs[0]
+                fn = t.grad_fn
+                if fn is not None and in_grads is not None and not graph:  # a chain, the common
+                    g = in_grads                                          # case: the loop below,
+                    data = t.data                                         # inlined for one edge
+                    if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                        g = _conform(g, data, node)
+                    if fn.seq > node.seq:  # changed in place since: the history node saw
+                        fn = history_at(fn, node.seq)
+                    if fn in pending:
+                        pending[fn] = pending[fn] + g
+                    else:
+                        pending[fn] = g
+                        top = fn if top is None else _wait(heap, top, fn)
+                    continue
+                edges = ((t, in_grads, True),)
+            else:
+                edges = zip(inputs, in_grads, node.needs_input_grad)
+            previous = ()
+            for t, g, need in edges:
+                if g is None or not need:
+                    if need and leaves is not None:
+                        leaves.arrive(t, None, node)
+                    continue
                 data = t.data
-                if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                if graph:
+                    g = _conform_graph(g, data, node)
+                elif type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                     g = _conform(g, data, node)
-                if fn in pending:
-                    pending[fn] = pending[fn] + g
-                else:
-                    pending[fn] = g
-                    top = fn if top is None else _wait(heap, top, fn)
-                continue
-            edges = ((t, in_grads, True),)
-        else:
-            edges = zip(inputs, in_grads, node.needs_input_grad)
-        previous = None
-        for t, g, need in edges:
-            if g is None or not need:
-                continue
-            data = t.data
-            if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
-                g = _conform(g, data, node)
-            fn = t.grad_fn
-            if fn is not None:  # an op made t: its node runs when all its gradient is in
-                if fn in pending:
-                    pending[fn] = pending[fn] + g
-                else:
-                    pending[fn] = g
-                    top = fn if top is None else _wait(heap, top, fn)
-            elif capture is not None:
-                _deliver(t, g, False, capture)
-            elif t.grad is not None:  # a leaf: accumulate
-                t.grad.data += g
-            else:  # a leaf's first gradient: _deliver's last lines, inlined (once per leaf)
-                grad = _new(Tensor)
-                # a copy where g is shared (another edge's, or a view), so .grad owns its array
-                grad.data = g.copy() if g is grad_output or g is previous or g.base is not None else g
-                grad.grad = grad.grad_fn = None
-                grad.requires_grad = False
-                t.grad = grad
-            previous = g
+                fn = t.grad_fn
+                if fn is not None:  # an op made t: its node runs when all its gradient is in
+                    if fn.seq > node.seq:
+                        fn = history_at(fn, node.seq)
+                    if graph:
+                        outs.setdefault(fn, t)
+                    if fn in pending:
+                        pending[fn] = pending[fn] + g
+                    else:
+                        pending[fn] = g
+                        top = fn if top is None else _wait(heap, top, fn)
+                elif capture is not None:
+                    _deliver(t, g, True, capture, graph, None)
+                elif leaves is not None and leaves.arrive(t, g, node):
+                    pass  # a leaf with hooks: delivered once all its gradient is in
+                elif graph:
+                    _deliver(t, g, True, None, True, None)
+                elif t._grad is not None:  # a leaf: accumulate
+                    t._grad.data += g
+                else:  # a leaf's first gradient: _deliver's last lines, inlined (once per leaf)
+                    grad = _new(Tensor)
+                    # a copy where g is shared (another edge's, or a view): .grad owns its array
+                    grad.data = (g.copy() if g is grad_output or g.base is not None
+                                 or any(g is p for p in previous) else g)
+                    grad._grad = grad.grad_fn = None
+                    grad.requires_grad = False
+                    t._grad = grad
+                previous += (g,)
+        if leaves is not None:
+            leaves.finish()
+    finally:
+        if graph:
+            _set(prev_mode)
 
 
 def _wait(heap, top, fn):
@@ -131,19 +181,41 @@ def _wait(heap, top, fn):
     return top
 
 
-def _watch(node, grad_output, capture) -> None:
-    """Hand a node's output gradient to ``autograd.grad`` or to a tensor that retains it."""
+def _watch(node, grad_output, capture, graph):
+    """A node's output gradient, complete: through the hooks registered on its output tensor,
+    to that tensor's ``.grad`` if it retains it, and to ``autograd.grad``."""
+    hooks = node._hooks
+    if hooks is not None and hooks[0]:
+        grad_output = _through_hooks(hooks[0], grad_output, graph)
     if capture is not None:
         if node in capture:
             capture[node] = grad_output
     elif node._retained is not None and (t := node._retained()) is not None:
-        _deliver(t, grad_output, True, None)
+        _deliver(t, grad_output, True, None, graph, None)
+    return grad_output
+
+
+def _through_hooks(hooks, g, graph):
+    """Run gradient hooks (they take and return Tensors) on ``g`` (an array, or a Tensor)."""
+    out = run_grad_hooks(hooks, g if graph else _make(g, None))
+    if graph:
+        return out if isinstance(out, Tensor) else _make(np.asarray(out), None)
+    return out.data if isinstance(out, Tensor) else np.asarray(out)
+
+
+def _check_versions(node, outs):
+    saved = getattr(node, "saved", ())
+    if saved and saved is not FREED:
+        out = outs.get(node) if outs is not None else None
+        if out is None and node._retained is not None:
+            out = node._retained()
+        check_saved(node, saved, out)
 
 
 def _conform(g, data, node) -> np.ndarray:
     """A gradient as an array of its input's shape (summing broadcast axes) and dtype."""
     if type(g) is not np.ndarray:
-        g = np.asarray(g, dtype=data.dtype)
+        g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=data.dtype)
     if g.shape != data.shape:
         g = unbroadcast(g, data.shape, node.name())
     if g.dtype != data.dtype:
@@ -151,18 +223,322 @@ def _conform(g, data, node) -> np.ndarray:
     return g
 
 
-def _deliver(t, g, shared, capture):
+def _conform_graph(g, data, node):
+    """``_conform`` for a recorded backward: the gradient as a Tensor (summing and casting are
+    recorded too)."""
+    if not isinstance(g, Tensor):
+        g = _make(np.asarray(g, dtype=data.dtype), None)
+    if g.data.shape != data.shape:
+        g = unbroadcast(g, data.shape, node.name())
+    if g.data.dtype != data.dtype:
+        g = g.to(data.dtype)
+    return g
+
+
+def _deliver(t, g, shared, capture, graph, leaves):
     """Add ``g`` to a leaf's (or retained tensor's) ``.grad``, or hand it to ``capture``."""
     if capture is not None:
         key = id(t) if t.grad_fn is None else t.grad_fn
         if key in capture:
             capture[key] = g if capture[key] is None else capture[key] + g
         return
-    if t.grad is None:
-        t.grad = _make(g.copy() if shared else g, None)
+    if leaves is not None and leaves.arrive(t, g, None):
+        return
+    if graph:  # .grad becomes part of the graph: accumulate out of place, as PyTorch
+        if not isinstance(g, Tensor):
+            g = _make(np.asarray(g), None)
+        if t._grad is None:
+            t._grad = g.clone() if shared else g
+        else:
+            t._grad = t._grad + g
+        return
+    if isinstance(g, Tensor):
+        g = g.data
+    if t._grad is None:
+        t._grad = _make(g.copy() if shared else g, None)
+    elif t._grad.requires_grad:  # .grad came from create_graph earlier: keep it a graph
+        t._grad = t._grad.detach() + _make(g, None)
     else:
-        t.grad.data += g
+        t._grad.data += g
 
 
-from .function import FREED, SavedFreedError  # noqa: E402
+class _LeafHooks:
+    """Leaves with hooks: their gradient is summed until every edge into them has delivered,
+    then it goes through their hooks once, into ``.grad``, then to their post-accumulate hooks
+    (as PyTorch's AccumulateGrad node)."""
+
+    def __init__(self, roots):
+        self.count = {}  # id(leaf) -> edges still to come
+        self.grads = {}  # id(leaf) -> (leaf, gradient so far)
+        seen = set()
+        stack = [t.grad_fn for t in roots if t.grad_fn is not None]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for t, need in zip(node.inputs, node.needs_input_grad):
+                fn = getattr(t, "grad_fn", None)
+                if fn is not None:
+                    if fn.seq > node.seq:
+                        fn = history_at(fn, node.seq)
+                    if fn is not None:
+                        stack.append(fn)
+                elif need and isinstance(t, Tensor) and hooks_of(t) is not None:
+                    self.count[id(t)] = self.count.get(id(t), 0) + 1
+        for t in roots:
+            if t.grad_fn is None and hooks_of(t) is not None:
+                self.count[id(t)] = self.count.get(id(t), 0) + 1
+
+    def arrive(self, t, g, node) -> bool:
+        """One edge into leaf ``t`` (``g`` None: it brought nothing); False if t has no hooks."""
+        key = id(t)
+        left = self.count.get(key)
+        if left is None:
+            return False
+        if g is not None:
+            seen = self.grads.get(key)
+            self.grads[key] = (t, g if seen is None else seen[1] + g)
+        self.count[key] = left - 1
+        if left == 1:
+            self._fire(key)
+        return True
+
+    def _fire(self, key):
+        del self.count[key]
+        item = self.grads.pop(key, None)
+        if item is None:
+            return
+        t, g = item
+        pre, post = hooks_of(t) or ({}, {})
+        graph = isinstance(g, Tensor)
+        if pre:
+            g = _through_hooks(pre, g, graph)
+        _deliver(t, g, True, None, graph, None)
+        for hook in list(post.values()):
+            hook(t)
+
+    def finish(self):
+        for key in list(self.count):
+            self._fire(key)
+
+
+# -- a recorded backward (create_graph=True) -----------------------------------------------------
+
+def _graph_backward(node, grad_output, out):
+    """Run a node's backward on Tensors, so that it is recorded: its saved arrays are handed
+    over as the graph's own tensors (its inputs, and its output ``out``)."""
+    cls = type(node)
+    saved = getattr(node, "saved", ())
+    if saved is FREED:
+        FREED._fail()
+    if getattr(cls.backward, "once_differentiable", False):
+        return _once(node, grad_output)
+    if cls.composite is not None and not cls.tensors:
+        return _composite_backward(node, grad_output)
+    node.saved = _unpack(node, saved, out)
+    try:
+        return node.backward(node, grad_output)
+    finally:
+        node.saved = saved
+
+
+def _unpack(node, saved, out):
+    """What ``node`` saved, with each input's or output's array replaced by that tensor."""
+    inputs = node.inputs
+    unpacked = []
+    for s in saved:
+        data = s.data if isinstance(s, Tensor) else s
+        if type(data) is _ndarray:
+            for t in inputs:
+                if isinstance(t, Tensor) and t.data is data:
+                    s = t
+                    break
+            else:
+                if out is not None and out.data is data:
+                    s = out
+        unpacked.append(s)
+    return tuple(unpacked)
+
+
+def _composite_backward(node, grad_output):
+    """A fused op's gradients, recorded: differentiate its ``composite`` (the same function in
+    primitive ops) at the node's inputs."""
+    cls = type(node)
+    inputs = node.inputs
+    wanted = [i for i, need in enumerate(node.needs_input_grad) if need]
+    floor = _next_seq()
+    y = cls.composite(node, *inputs, **getattr(node, "kwargs", {}))
+    keys = [_key(inputs[i]) for i in wanted]
+    capture = dict.fromkeys(keys)
+    needed = _needed([y], set(keys), floor)
+    run_backward((y,), (grad_output,), True, True, capture, needed)
+    grads = [None] * len(inputs)
+    for i, k in zip(wanted, keys):
+        grads[i] = capture[k]
+    return tuple(grads)
+
+
+def _once(node, grad_output):
+    """A backward marked ``once_differentiable``: run on arrays; the results get a node that
+    raises if anyone differentiates through it (PyTorch's DelayedError)."""
+    node_grads = (backward_arrays(node, grad_output.data) if node.tensors
+                  else node.backward(node, grad_output.data))
+    single = type(node_grads) is not tuple
+    grads = (node_grads,) if single else node_grads
+    wrapped = tuple(None if g is None else _DelayedError.apply(grad_output, g) for g in grads)
+    return wrapped[0] if single else wrapped
+
+
+def _key(t):
+    """How capture names a tensor: its node, or id() for a leaf."""
+    return id(t) if t.grad_fn is None else t.grad_fn
+
+
+def _needed(roots, keys, floor=-1):
+    """The nodes ``grad`` must run to reach ``keys``: those with a path to one of them. Nodes
+    made before ``floor`` are not looked into (nothing below it is asked for)."""
+    leads = {}
+    stack = [(t.grad_fn, False) for t in roots if t.grad_fn is not None]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            found = False
+            for t in node.inputs:
+                fn = getattr(t, "grad_fn", None)
+                if fn is not None and fn.seq > node.seq:
+                    fn = history_at(fn, node.seq)
+                if fn is None:
+                    found = found or id(t) in keys
+                else:
+                    found = found or fn in keys or leads.get(fn, False)
+            leads[node] = found
+            continue
+        if node in leads:
+            continue
+        leads[node] = False  # in progress
+        stack.append((node, True))
+        for t in node.inputs:
+            fn = getattr(t, "grad_fn", None)
+            if fn is not None and fn.seq > node.seq:
+                fn = history_at(fn, node.seq)
+            if fn is not None and fn.seq >= floor and fn not in leads:
+                stack.append((fn, False))
+    return {n for n, found in leads.items() if found}
+
+
+# -- the two entry points --------------------------------------------------------------------------
+
+def _seed(t, g, op, graph):
+    """The starting gradient for output ``t``: ones for a scalar, else ``g`` of t's shape."""
+    if not t.requires_grad:
+        raise RuntimeError(f"{op}: element 0 of tensors does not require grad and does not have "
+                           "a grad_fn (did you create it under no_grad, or forget "
+                           "requires_grad=True on its inputs?)")
+    if g is None:
+        data = t.data
+        if data.size != 1:
+            raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
+                               f"the tensor has shape {t.shape}: pass gradient= of that shape, "
+                               "or reduce it first (e.g. .sum())")
+        one = ONE[data.dtype]  # read-only and shared: the engine never writes into a gradient
+        one = one if data.ndim == 0 else one.reshape(data.shape)
+        return _make(one, None) if graph else one
+    if graph and isinstance(g, Tensor):
+        if g.shape != t.shape:
+            raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")
+        return g if g.dtype == t.dtype else g.to(t.dtype)
+    g = np.asarray(getattr(g, "data", g), dtype=t.dtype)
+    if g.shape != t.shape:
+        raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")
+    return _make(g, None) if graph else g
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate into ``.grad`` of every leaf the gradient of ``tensors`` (weighted by
+    ``grad_tensors``), as ``torch.autograd.backward``. With ``create_graph=True`` the backward
+    pass is recorded, so ``.grad`` can be differentiated again; ``inputs``: accumulate into
+    these tensors' ``.grad`` only (leaves or not)."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    if (grad_tensors is None and not isinstance(tensors, (list, tuple)) and not create_graph
+            and inputs is None):  # loss.backward()
+        run_backward((tensors,), (_seed(tensors, None, "backward", False),), bool(retain_graph))
+        return
+    tensors = _as_list(tensors)
+    grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"backward: got {len(grads)} gradients for {len(tensors)} tensors")
+    seeds = [_seed(t, g, "backward", create_graph) for t, g in zip(tensors, grads)]
+    if inputs is None:
+        run_backward(tensors, seeds, bool(retain_graph), create_graph)
+        return
+    inputs = _as_list(inputs)
+    if not inputs:
+        raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty.")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"backward: input {i} of inputs= does not require grad")
+    keys = [_key(t) for t in inputs]
+    capture = dict.fromkeys(keys)
+    run_backward(tensors, seeds, bool(retain_graph), create_graph, capture,
+                 _needed(tensors, set(keys)))
+    for t, k in zip(inputs, keys):
+        if capture[k] is not None:
+            _deliver(t, capture[k], True, None, create_graph, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned as a tuple of Tensors;
+    no ``.grad`` is written (``torch.autograd.grad``). With ``create_graph=True`` the result is
+    part of a graph, and can be differentiated again."""
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported; loop over the "
+                                  "rows of grad_outputs")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if retain_graph is None:
+        retain_graph = create_graph
+    single = isinstance(inputs, Tensor)
+    outputs, inputs = _as_list(outputs), _as_list(inputs)
+    grads = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"grad: got {len(grads)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: input {i} is a {type(t).__name__}, not a Tensor")
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: One of the differentiated Tensors (input {i}) does not "
+                               "require grad")
+    seeds = [_seed(t, g, "grad", create_graph) for t, g in zip(outputs, grads)]
+    keys = [_key(t) for t in inputs]
+    capture = dict.fromkeys(keys)
+    run_backward(outputs, seeds, bool(retain_graph), create_graph, capture,
+                 _needed(outputs, set(keys)))
+    result = []
+    for i, (t, k) in enumerate(zip(inputs, keys)):
+        g = capture[k]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad: One of the differentiated Tensors (input {i}, shape "
+                                   f"{t.shape}) appears to not have been used in the graph. Set "
+                                   "allow_unused=True if this is the desired behavior.")
+            result.append(_make(np.zeros(t.shape, t.dtype), None) if materialize_grads else None)
+        elif create_graph:
+            result.append(g if isinstance(g, Tensor) else _make(np.asarray(g), None))
+        else:
+            g = g.data if isinstance(g, Tensor) else g
+            result.append(_make(np.array(g, dtype=t.dtype), None))
+    return tuple(result)
+
+
+from .function import FREED, SavedFreedError, _DelayedError, backward_arrays, _next_seq  # noqa: E402
+from .hooks import hooks_of, run_grad_hooks  # noqa: E402
+from .inplace import history_at  # noqa: E402
+from .versions import check_saved  # noqa: E402
 from ..tensor import Tensor, _make, _new  # noqa: E402

@@ -1,7 +1,14 @@
-"""``Function``: one differentiable op, with forward and backward on NumPy arrays.
+"""``Function``: one differentiable op, with its forward and its backward side by side.
 
 An instance is both PyTorch's ``ctx`` and the graph node (``tensor.grad_fn``): it keeps the op's
-inputs (so the graph can be walked and drawn) and the arrays its backward needs.
+inputs (so the graph can be walked and drawn) and what its backward needs.
+
+One formula serves every order of derivative. A backward is written once, in operations that
+NumPy arrays and Tensors both understand (``*``, ``@``, ``np.exp``, ``np.where``, ``.sum(axis=)``;
+a Tensor takes NumPy's functions through NumPy's own dispatch protocols). An ordinary backward
+pass hands it arrays: it computes plain NumPy and records nothing. ``create_graph=True`` hands it
+Tensors (the gradient, and the op's saved inputs and output as the graph's own tensors): the very
+same lines then record the backward pass as a graph, which can be differentiated again.
 """
 
 from __future__ import annotations
@@ -10,8 +17,12 @@ import itertools
 
 import numpy as np
 
+import weakref
+
 from ..dtypes import _Default
-from .grad_mode import _State
+from .grad_mode import _State, _local, no_grad, recording
+
+_inference = weakref.WeakSet()  # tensors made in inference_mode
 
 
 class SavedFreedError(RuntimeError):
@@ -41,18 +52,54 @@ _ONE_INPUT = object()  # apply's marker for "no second input"
 
 
 class Function:
-    """Base class of every op; subclass it to write your own.
+    """Base class of every op; subclass it to write your own, as in PyTorch::
 
-    ``forward(ctx, *arrays, **options)`` returns one array; ``backward(ctx, grad_output)`` returns
-    one gradient per positional input (``None`` where none is needed), as NumPy arrays.
+        class Exp(cr.autograd.Function):
+            @staticmethod
+            def forward(ctx, i):
+                result = i.exp()
+                ctx.save_for_backward(result)
+                return result
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                (result,) = ctx.saved_tensors
+                return grad_output * result
+
+        y = Exp.apply(x)
+
+    ``forward(ctx, *inputs, **options)`` returns one tensor; ``backward(ctx, grad_output)``
+    returns one gradient per positional input (``None`` where none is needed). A Function of
+    yours gets and returns Tensors; forward runs with grad mode off, as in PyTorch. Save what
+    backward needs with ``ctx.save_for_backward`` (the inputs, or the output): written with
+    tensor ops, the backward then also gives gradients of gradients.
+
+    chainrule's own ops (the classes in its modules) work on NumPy arrays inside, for speed:
+    forward gets arrays and keeps in ``ctx.saved`` only its inputs' and its output's arrays
+    (other values go in attributes of ``ctx``); backward is written in operations that arrays
+    and Tensors share, so that ``create_graph=True`` can run it on Tensors. A fused op whose
+    backward needs more than that (batch norm, cross-entropy, convolution) names in ``composite``
+    the same function built from primitive ops: ``create_graph=True`` differentiates that.
     """
 
     # inputs: the positional arguments; needs_input_grad: one bool each (does it need a
-    # gradient?); saved: the arrays backward needs; seq: creation order
+    # gradient?); saved: what backward needs; seq: creation order
     __slots__ = ("inputs", "needs_input_grad", "saved", "seq", "__dict__", "__weakref__")
     _retained = None  # weakref to the output tensor, when it called retain_grad()
+    _hooks = None  # hooks registered on the output tensor (Tensor.register_hook)
     torch_promotion = True  # False for ops whose float64 output is asked for (casts)
     _stack = None  # where the user's code created the node (anomaly mode)
+    tensors = True  # forward and backward get Tensors (False for chainrule's own ops: arrays)
+    composite = None  # a fused op: the same function in primitive ops, for create_graph=True
+    inplace = False  # True for the node an in-place op records (its input 0 is the old value)
+    once_differentiable = False  # its backward cannot itself be differentiated
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "tensors" not in cls.__dict__ and cls.__module__.startswith("chainrule."):
+            cls.tensors = False
+        if cls.tensors and "apply" not in cls.__dict__:
+            cls.apply = classmethod(_apply_tensors)
 
     # -- the contract --------------------------------------------------------------------------
     @staticmethod
@@ -63,12 +110,36 @@ class Function:
     def backward(ctx, grad_output):
         raise NotImplementedError
 
-    def save_for_backward(self, *arrays) -> None:
-        self.saved = arrays
+    def save_for_backward(self, *tensors) -> None:
+        self.saved = tensors
 
     @property
     def saved_tensors(self):
-        return getattr(self, "saved", ())
+        saved = getattr(self, "saved", ())
+        if saved is FREED:
+            FREED._fail()
+        return saved
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """The output gets no gradient (an index, a mask), as PyTorch's."""
+        self._non_differentiable = True
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Accepted for PyTorch's API: backward always gets a gradient tensor here."""
+
+    @classmethod
+    def call(cls, *args, **kwargs):
+        """Run this op inside another op's backward: on arrays, its forward alone (an array,
+        no node, no Tensor); on Tensors, ``apply`` (a node, when the backward is recorded).
+        Backward formulas use it for ops that are each other's adjoints (``x[i]`` and adding into
+        a slot, unfold and fold), so that the formula serves every order."""
+        for a in args:
+            if isinstance(a, Tensor):
+                return cls.apply(*args, **kwargs)
+        ctx = _new(cls)
+        ctx.inputs = ()
+        ctx.needs_input_grad = _NO_GRAD
+        return cls.forward(ctx, *args, **kwargs)
 
 
     # -- the graph -------------------------------------------------------------------------------
@@ -103,7 +174,7 @@ class Function:
             if b is _ONE_INPUT and not kwargs:  # one input (then rest is empty too)
                 if isinstance(a, Tensor):
                     va = a.data
-                    record = a.requires_grad and _State.grad_enabled
+                    record = a.requires_grad and (_State.grad_enabled or _local.grad_enabled)
                 else:
                     va = a
                     record = False
@@ -128,7 +199,7 @@ class Function:
                 else:
                     vb = b
                     rb = False
-                record = (ra or rb) and _State.grad_enabled
+                record = (ra or rb) and (_State.grad_enabled or _local.grad_enabled)
                 if record:
                     ctx.inputs = (a, b)
                     ctx.needs_input_grad = (ra, rb)
@@ -141,7 +212,7 @@ class Function:
                 args = _args(a, b, rest)
                 values = _values(args)
                 needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
-                record = True in needs and _State.grad_enabled
+                record = True in needs and (_State.grad_enabled or _local.grad_enabled)
                 if record:
                     ctx.inputs = args
                     ctx.needs_input_grad = needs
@@ -154,10 +225,10 @@ class Function:
                 out = cls.forward(ctx, *values, **kwargs)
         except ValueError as err:
             raise _shape_error(cls, _values(_args(a, b, rest)), err) from None
-        if type(out) is not _ndarray:
-            out = np.asarray(out)
-        if out.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
-            out = _torch_result(_values(_args(a, b, rest)), out)
+        if type(out) is not _ndarray or (out.dtype is _F64 and cls.torch_promotion):
+            out = _converted(cls, ctx, out, a, b, rest, record)
+        if record and _State.inference_made:
+            _check_inference(ctx)
         if _State.anomaly:
             _anomaly.check_forward(cls, out)
             if record:
@@ -167,7 +238,106 @@ class Function:
         t.grad = None
         t.grad_fn = ctx if record else None
         t.requires_grad = record
+        if not _State.grad_enabled and _local.inference:
+            _inference.add(t)
         return t
+
+
+def _converted(cls, ctx, out, a, b, rest, record):
+    """``out`` as an array of the dtype PyTorch's promotion gives; if ``forward`` saved the
+    array it returned, the node saves the converted one, which is the output tensor's."""
+    new = np.asarray(out)
+    if new.dtype is _F64 and cls.torch_promotion:  # NumPy upcast where PyTorch would not?
+        new = _torch_result(_values(_args(a, b, rest)), new)
+    if record and new is not out:
+        saved = getattr(ctx, "saved", ())
+        if any(s is out for s in saved):
+            ctx.saved = tuple(new if s is out else s for s in saved)
+    return new
+
+
+def _apply_tensors(cls, *args, **kwargs):
+    """``apply`` of a Function written with Tensors (yours): forward gets the input tensors and
+    runs with grad mode off; a node is recorded if any input requires grad."""
+    ctx = _new(cls)
+    needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in args)
+    record = True in needs and recording()
+    ctx.inputs = args if record else ()
+    ctx.needs_input_grad = needs
+    ctx.saved = ()
+    if record:
+        ctx.seq = _next_seq()
+        if kwargs:
+            ctx.kwargs = kwargs
+    with no_grad():
+        out = cls.forward(ctx, *args, **kwargs)
+    if isinstance(out, (tuple, list)):
+        raise RuntimeError(f"{cls.__name__}.forward returned {len(out)} outputs; a chainrule "
+                           "Function returns one tensor (return the outputs as separate "
+                           "Functions, or stack them into one tensor)")
+    data = out.data if isinstance(out, Tensor) else np.asarray(out)
+    if record and ctx.__dict__.get("_non_differentiable"):
+        record = False
+    if record and _State.inference_made:
+        _check_inference(ctx)
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t.grad_fn = ctx if record else None
+    t.requires_grad = record
+    if record and _State.anomaly:
+        _anomaly.remember_stack(ctx)
+    return t
+
+
+def backward_arrays(node, grad_output):
+    """A Function of yours in an ordinary backward pass: its backward gets and returns Tensors
+    and runs with grad mode off; the engine gets arrays back."""
+    with no_grad():
+        grads = node.backward(node, _wrap(grad_output))
+    if isinstance(grads, (tuple, list)):
+        return tuple(g.data if isinstance(g, Tensor) else g for g in grads)
+    return grads.data if isinstance(grads, Tensor) else grads
+
+
+def _wrap(a):
+    t = _new(Tensor)
+    t.data = a
+    t.grad = t.grad_fn = None
+    t.requires_grad = False
+    return t
+
+
+def _check_inference(ctx):
+    """PyTorch's rule: a tensor made in inference_mode cannot be saved for backward."""
+    saved = getattr(ctx, "saved", ())
+    for x in ctx.inputs:
+        if isinstance(x, Tensor) and x in _inference:
+            if any(getattr(s, "data", s) is x.data for s in saved):
+                raise RuntimeError(f"{ctx.op_name()}: Inference tensors cannot be saved for "
+                                   "backward. To work around you can make a clone to get a normal "
+                                   "tensor and use it in autograd.")
+
+
+def once_differentiable(backward):
+    """Decorator for a backward that cannot itself be differentiated (it works outside the
+    graph): with ``create_graph=True`` through it, the engine raises instead of giving a wrong
+    second derivative."""
+    backward.once_differentiable = True
+    return backward
+
+
+class _DelayedError(Function):
+    """Holds a gradient computed outside the graph; differentiating through it raises."""
+
+    @staticmethod
+    def forward(ctx, anchor, g):
+        return np.asarray(g)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
 
 
 _new = object.__new__

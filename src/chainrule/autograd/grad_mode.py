@@ -1,23 +1,64 @@
-"""Switching graph recording off and on: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
+"""Switching graph recording off and on, per thread: ``no_grad``, ``enable_grad``,
+``set_grad_enabled``, ``inference_mode``.
+
+As in PyTorch, grad mode belongs to the thread that sets it: a ``no_grad`` block in one thread
+does not stop another thread's training from recording its graph. Every op asks "record?", so
+the answer must be cheap: ``_State.grad_enabled`` is True while no thread at all has grad mode
+off (one class attribute to read); only then does an op need to look at its own thread's mode.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
+import threading
 
 
 class _State:
-    """Global switches read on every op (class attributes: one lookup, no call)."""
+    """Switches read on every op (class attributes: one lookup, no call)."""
 
-    grad_enabled = True
+    grad_enabled = True  # True while no thread has grad mode off (then no thread-local lookup)
     anomaly = False
     retains = False  # has any tensor called retain_grad()? (the engine skips the check until then)
+    hooks = False  # has any tensor registered a hook? (likewise)
+    mutated = -1  # creation number (seq) of the latest in-place change to a tensor's memory
+    inference_made = False  # has any inference tensor been made? (ops check their inputs then)
+
+
+class _Local(threading.local):
+    grad_enabled = True  # this thread's mode
+    inference = False  # inside inference_mode
+
+
+_local = _Local()
+_lock = threading.Lock()
+_threads_off = 0  # threads whose grad mode is off now
 
 
 def is_grad_enabled() -> bool:
-    return _State.grad_enabled
+    return _local.grad_enabled
+
+
+def _set(mode: bool) -> bool:
+    """Set this thread's grad mode; return the previous one."""
+    global _threads_off
+    prev = _local.grad_enabled
+    if prev != mode:
+        with _lock:
+            _threads_off += -1 if mode else 1
+            _State.grad_enabled = _threads_off == 0
+        _local.grad_enabled = mode
+    return prev
+
+
+def recording() -> bool:
+    """Does an op in this thread record its node (if an input requires grad)?"""
+    return _State.grad_enabled or _local.grad_enabled
 
 
 class _GradMode:
+    """A context manager and decorator that sets this thread's grad mode to ``mode`` inside."""
+
     mode = True
 
     def __new__(cls, func=None):
@@ -29,27 +70,56 @@ class _GradMode:
         pass
 
     def __enter__(self):
-        self.prev = _State.grad_enabled
-        _State.grad_enabled = self.mode
+        self.prev = _set(self.mode)
         return self
 
     def __exit__(self, *exc):
-        _State.grad_enabled = self.prev
+        _set(self.prev)
         return False
 
+    def clone(self):
+        return type(self)()
+
     def __call__(self, func):
-        mode = self.mode
+        """Decorate ``func``: each call (each step, for a generator) runs in this mode."""
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(self, func)
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            prev = _State.grad_enabled
-            _State.grad_enabled = mode
-            try:
+            with self.clone():
                 return func(*args, **kwargs)
-            finally:
-                _State.grad_enabled = prev
 
         return wrapper
+
+
+def _wrap_generator(mode, func):
+    """A generator function whose body runs in ``mode`` each time it is resumed, and whose
+    caller's mode is back in force each time it yields (as PyTorch's decorators do)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with mode.clone():
+                item = gen.send(None)
+            while True:
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    with mode.clone():
+                        gen.close()
+                    raise
+                except BaseException as err:
+                    with mode.clone():
+                        item = gen.throw(err)
+                else:
+                    with mode.clone():
+                        item = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapper
 
 
 class no_grad(_GradMode):
@@ -67,14 +137,56 @@ class enable_grad(_GradMode):
 class set_grad_enabled(_GradMode):
     """Set graph recording to ``mode``: as a context manager, a decorator, or a plain call."""
 
+    def __new__(cls, mode=True):
+        return object.__new__(cls)
+
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
-        self.prev = _State.grad_enabled
-        _State.grad_enabled = self.mode  # like PyTorch, a plain call switches at once
+        self.prev = _set(self.mode)  # like PyTorch, a plain call switches at once
 
     def __enter__(self):
         return self
 
+    def clone(self):
+        clone = object.__new__(type(self))
+        clone.mode = self.mode
+        return clone
+
     def __call__(self, func):
-        _State.grad_enabled = self.prev  # used as a decorator: undo the call-time switch
+        _set(self.prev)  # used as a decorator: undo the call-time switch
         return super().__call__(func)
+
+
+class inference_mode(_GradMode):
+    """``no_grad`` for code that will never need gradients (PyTorch's ``inference_mode``).
+
+    Inside, no graph is recorded and tensors made are *inference tensors*
+    (``t.is_inference()``): using one later in an op that records a graph raises, since its
+    values were never tracked. ``inference_mode(False)`` switches it off inside."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @inference_mode without parentheses
+            return cls(True)(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self.mode = not mode  # the grad mode inside
+        self.inference = bool(mode)
+
+    def __enter__(self):
+        self.prev_inference = _local.inference
+        _local.inference = self.inference
+        self.prev = _set(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        _set(self.prev)
+        _local.inference = self.prev_inference
+        return False
+
+    def clone(self):
+        return type(self)(self.inference)
+
+
+def is_inference_mode_enabled() -> bool:
+    return _local.inference

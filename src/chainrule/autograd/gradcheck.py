@@ -1,4 +1,5 @@
-"""Checking analytic gradients against central finite differences, in float64."""
+"""Checking analytic gradients against central finite differences, in float64: ``gradcheck`` for
+first derivatives, ``gradgradcheck`` for second derivatives (the backward of the backward)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ def _outputs(out):
 
 def numerical_jacobian(func, inputs, eps: float = 1e-6):
     """J[i][k] = d(outputs flattened) / d(input i element k), by central differences."""
-    from ..autograd.grad_mode import no_grad
     jac = []
-    with no_grad():
+    if True:  # func runs with grad mode as it is: a func that differentiates inside needs it
         for x in inputs:
             if not getattr(x, "requires_grad", False):
                 jac.append(None)
@@ -43,7 +43,7 @@ def numerical_jacobian(func, inputs, eps: float = 1e-6):
 
 def analytical_jacobian(func, inputs):
     """J[i][:, k] from one backward pass per output element."""
-    from .functional import grad
+    from .engine import grad
     outs = _outputs(func(*inputs))
     wanted = [x for x in inputs if getattr(x, "requires_grad", False)]
     n_out = sum(o.data.size for o in outs)
@@ -74,11 +74,7 @@ def gradcheck(func, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float =
     checks each op of the graph and names the first whose backward is wrong.
     """
     inputs = _inputs(inputs)
-    for i, x in enumerate(inputs):
-        if getattr(x, "requires_grad", False) and x.dtype != np.float64:
-            import warnings
-            warnings.warn(f"gradcheck: input {i} is {x.dtype}, not float64: the check will be "
-                          "imprecise", stacklevel=2)
+    _check_precision("gradcheck", inputs, eps)
     numeric = numerical_jacobian(func, inputs, eps)
     analytic = analytical_jacobian(func, inputs)
     for i, (n, a) in enumerate(zip(numeric, analytic)):
@@ -102,3 +98,61 @@ def gradcheck(func, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float =
                 raise GradcheckError(msg)
             return False
     return True
+
+
+def _check_precision(op, inputs, eps):
+    """PyTorch's warning for inputs that are not float64; and a refusal where ``eps`` is below
+    what the dtype can resolve, since the finite differences would then be noise and the check
+    would report a mismatch for a correct op."""
+    import warnings
+    for i, x in enumerate(inputs):
+        if not getattr(x, "requires_grad", False) or x.dtype == np.float64:
+            continue
+        warnings.warn(f"{op}: Input #{i} requires gradient and is not a double precision floating "
+                      "point or complex. This check will likely fail if all the inputs are not of "
+                      "double precision floating point or complex.", stacklevel=3)
+        smallest = float(np.sqrt(np.finfo(x.dtype).eps))
+        if eps < smallest:
+            raise ValueError(
+                f"{op}: input {i} is {x.dtype}, and eps={eps:g} is below what {x.dtype} can "
+                f"resolve (about {smallest:.1e}): the finite differences would be rounding noise, "
+                f"not derivatives. Check in float64 (x.double()), or pass eps >= {smallest:.0e} "
+                "with looser atol and rtol.")
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0,
+                  **_ignored) -> bool:
+    """Check second derivatives, as PyTorch's ``gradgradcheck``: the gradients that
+    ``create_graph=True`` gives for the first derivative ``v · ∂func/∂inputs`` (a function of
+    the inputs and of ``v``) against central differences of it.
+
+    ``grad_outputs`` (the ``v``, one per output) default to random values that require grad.
+    Returns True, or raises ``GradcheckError`` naming where the second derivative is wrong.
+    """
+    from ..tensor import Tensor
+    from .engine import grad
+
+    inputs = _inputs(inputs)
+    _check_precision("gradgradcheck", inputs, eps)
+    outs = [o for o in _outputs(func(*inputs)) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape), dtype=o.dtype, requires_grad=True)
+                        for o in outs]
+    grad_outputs = tuple(_inputs(grad_outputs))
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"gradgradcheck: got {len(grad_outputs)} grad_outputs for {len(outs)} "
+                         "outputs that require grad")
+    n = len(inputs)
+
+    def first_derivative(*args):
+        xs, vs = args[:n], args[n:]
+        ys = [o for o in _outputs(func(*xs)) if o.requires_grad]
+        wanted = [x for x in xs if getattr(x, "requires_grad", False)]
+        gs = grad(ys, wanted, vs, create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(np.zeros(x.shape), dtype=x.dtype)
+                     for g, x in zip(gs, wanted))
+
+    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

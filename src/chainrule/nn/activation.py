@@ -12,14 +12,14 @@ from .module import Module
 
 
 class ReLU(Module):
-    """max(x, 0). ``inplace`` is accepted for PyTorch's signature; the result is a new tensor."""
+    """max(x, 0); ``inplace=True`` overwrites the input (``x.relu_()``)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return _ReLU.apply(input)
+        return input.relu_() if self.inplace else _ReLU.apply(input)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -34,6 +34,8 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
+        if self.inplace:
+            return input.leaky_relu_(self.negative_slope)
         return _LeakyReLU.apply(input, self.negative_slope)
 
     def extra_repr(self) -> str:

@@ -19,40 +19,20 @@ from ..ops.nn import batch_norm, dropout, linear  # noqa: F401
 from ..ops.shape import flatten, pad  # noqa: F401
 from ..tensor import Tensor, _make
 
-try:
-    from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
-except ModuleNotFoundError as err:  # ops/conv.py is written alongside: resolve on first call
-    if err.name != __package__.rpartition(".")[0] + ".ops.conv":
-        raise
-
-    def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        from ..ops.conv import conv2d
-        return conv2d(input, weight, bias, stride, padding, dilation, groups)
-
-    def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                   return_indices=False):
-        from ..ops.conv import max_pool2d
-        if return_indices:
-            return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode,
-                              return_indices)
-        return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
-
-    def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-                   count_include_pad=True, divisor_override=None):
-        from ..ops.conv import avg_pool2d
-        return avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                          divisor_override)
+from ..ops.conv import avg_pool2d, conv2d, fold, max_pool2d, unfold  # noqa: F401
 
 
 # -- activations: the core ops, with PyTorch's signatures ----------------------------------------
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(input, 0). ``inplace`` is accepted for PyTorch's signature; the result is new."""
-    return ReLU.apply(input)
+    """max(input, 0); ``inplace=True`` overwrites ``input`` (``input.relu_()``)."""
+    return input.relu_() if inplace else ReLU.apply(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """input where positive, else negative_slope * input."""
+    """input where positive, else negative_slope * input; ``inplace=True`` overwrites input."""
+    if inplace:
+        return input.leaky_relu_(negative_slope)
     return LeakyReLU.apply(input, negative_slope)
 
 
@@ -94,7 +74,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 __all__ = [
-    "linear", "dropout", "batch_norm", "conv2d", "max_pool2d", "avg_pool2d", "pad", "flatten",
+    "linear", "dropout", "batch_norm", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold",
+    "pad", "flatten",
     "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "one_hot",
     "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "mse_loss", "l1_loss",

@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..dtypes import ONE, ZERO
 from ._pool import _OUTPUTS_FROM, _empty_like
-from .elementwise import erf
+from .elementwise import Erf, _erf_values
 
 
 class Tanh(Function):
@@ -43,7 +43,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dL/dx = dL/dy where x > 0, else 0"""
+    """y = max(x, 0);  dL/dx = dL/dy where y != 0, else 0  (y is never negative: y != 0 is x > 0,
+    and also NaN, where PyTorch passes the gradient on)"""
 
     op = "relu"
 
@@ -59,7 +60,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved
-        return grad_output * (y > 0)
+        return grad_output * (y != 0)
 
 
 class LeakyReLU(Function):
@@ -86,29 +87,27 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
+        ctx.saved = (x, approximate)
         if approximate == "tanh":
-            k = math.sqrt(2 / math.pi)
-            inner = k * (x + 0.044715 * x ** 3)
-            t = np.tanh(inner)
-            ctx.saved = (x, t, approximate)
-            return 0.5 * x * (1 + t)
+            return 0.5 * x * (1 + np.tanh(_K * (x + 0.044715 * x ** 3)))
         if approximate != "none":
             raise RuntimeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
-        ctx.saved = (x, cdf, approximate)
-        return x * cdf
+        return x * (0.5 * (1 + _erf_values(x * _INV_SQRT2)))
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, c, approximate = ctx.saved
+        x, approximate = ctx.saved
         if approximate == "tanh":
-            k = math.sqrt(2 / math.pi)
-            dinner = k * (1 + 3 * 0.044715 * x * x)
-            d = 0.5 * (1 + c) + 0.5 * x * (1 - c * c) * dinner
+            t = np.tanh(_K * (x + 0.044715 * x ** 3))
+            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_K * (1 + 3 * 0.044715 * x * x))
         else:
-            pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-            d = c + x * pdf
-        return grad_output * d.astype(grad_output.dtype, copy=False), None
+            d = 0.5 * (1 + Erf.call(x * _INV_SQRT2)) + x * (np.exp(-0.5 * x * x) * _INV_SQRT_2PI)
+        return grad_output * d, None
+
+
+_K = math.sqrt(2 / math.pi)
+_INV_SQRT2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
 class Softmax(Function):

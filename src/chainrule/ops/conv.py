@@ -19,8 +19,11 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd.function import Function
 from ._pool import _empty, _order, _scratch
+from .reduce import MaxDim
+from .shape import Pad
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Unfold", "Fold", "conv2d", "max_pool2d",
+           "avg_pool2d", "unfold", "fold"]
 
 
 class Conv2d(Function):
@@ -63,6 +66,7 @@ class Conv2d(Function):
         need = ctx.needs_input_grad
         ctx.saved = (cols if need[1] else None, weight if need[0] else None, (n, c, h, w),
                      unbatched)
+        ctx.out_size = (ho, wo)
         return y[0] if unbatched else y
 
     @staticmethod
@@ -113,6 +117,27 @@ class Conv2d(Function):
             if unbatched:
                 grad_x = grad_x[0]
         return grad_x, grad_w, grad_b, None, None, None, None
+
+    @staticmethod
+    def composite(ctx, x, weight, bias, stride, padding, dilation, groups):
+        """The same convolution in primitive ops, Y = W @ unfold(x): what ``create_graph=True``
+        differentiates (the fused backward above works on arrays only)."""
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x[None]
+        pt, pb, pl, pr = padding
+        if any(padding):
+            x = Pad.apply(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), "constant", 0.0)
+        n, c = x.shape[:2]
+        o, _, kh, kw = weight.shape
+        cols = Unfold.apply(x, (kh, kw), dilation, stride)  # (N, C·kh·kw, L)
+        out_h, out_w = ctx.out_size
+        cols = cols.reshape(n, groups, c // groups * kh * kw, out_h * out_w)
+        y = weight.reshape(1, groups, o // groups, c // groups * kh * kw) @ cols
+        y = y.reshape(n, o, out_h, out_w)
+        if bias is not None:
+            y = y + bias.reshape(1, o, 1, 1)
+        return y[0] if unbatched else y
 
 
 class MaxPool2d(Function):
@@ -168,6 +193,17 @@ class MaxPool2d(Function):
                 np.subtract(g if k == 0 else rest, took, out=rest)
         return _crop(grad, shape, padding, unbatched), None, None, None, None, None
 
+    @staticmethod
+    def composite(ctx, x, kernel_size, stride, padding, dilation, out_size, indices=None):
+        """The same pooling in primitive ops, the max of each column of unfold(x) (its first
+        maximum, as here): what ``create_graph=True`` differentiates."""
+        windows, unbatched = _pool_windows(x, kernel_size, stride, padding, dilation, out_size,
+                                           -np.inf)
+        idx = np.argmax(windows.data, axis=2)
+        y = MaxDim.apply(windows, idx, 2, False)
+        y = y.reshape(y.shape[:2] + tuple(out_size))
+        return y[0] if unbatched else y
+
 
 class AvgPool2d(Function):
     """y = Σ window / divisor;  dL/dx = Σ over the windows holding x of dL/dy / divisor"""
@@ -205,6 +241,88 @@ class AvgPool2d(Function):
             else:
                 np.copyto(gv, g)
         return _crop(grad, shape, padding, unbatched), None, None, None, None, None, None
+
+    @staticmethod
+    def composite(ctx, x, kernel_size, stride, padding, out_size, count_include_pad, divisor):
+        """The same pooling in primitive ops, the sum of each column of unfold(x) over its
+        divisor: what ``create_graph=True`` differentiates."""
+        div, shape = ctx.saved[0], ctx.saved[1]
+        windows, unbatched = _pool_windows(x, kernel_size, stride, padding, (1, 1), out_size, 0.0)
+        y = windows.sum(dim=2)
+        y = y.reshape(y.shape[:2] + tuple(out_size)) / div
+        return y[0] if unbatched else y
+
+
+class Unfold(Function):
+    """Sliding windows as columns (im2col): x (N, C, H, W) -> (N, C·kh·kw, L), L windows in
+    row-major order, column [c, i, j] of window (p, q) holding x[n, c, sh·p + dh·i, sw·q + dw·j];
+    dL/dx = fold(dL/dy): each window's gradient added back where it was read"""
+
+    op = "unfold"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, dilation, stride):
+        n, c, h, w = x.shape
+        (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
+        ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+        s0, s1, s2, s3 = x.strides
+        view = as_strided(x, (n, c, kh, kw, ho, wo), (s0, s1, dh * s2, dw * s3, sh * s2, sw * s3),
+                          writeable=False)
+        ctx.size = (h, w)
+        return view.reshape(n, c * kh * kw, ho * wo)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, kernel_size, dilation, stride = ctx.inputs
+        return Fold.call(grad_output, ctx.size, kernel_size, dilation, stride), None, None, None
+
+
+class Fold(Function):
+    """Columns back to an image (col2im), the adjoint of unfold: cols (N, C·kh·kw, L) ->
+    (N, C, H, W), where windows overlap their values add up;  dL/dcols = unfold(dL/dy)"""
+
+    op = "fold"
+
+    @staticmethod
+    def forward(ctx, cols, output_size, kernel_size, dilation, stride):
+        (h, w), (kh, kw), (dh, dw), (sh, sw) = output_size, kernel_size, dilation, stride
+        ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+        n, k, length = cols.shape
+        if k % (kh * kw) or length != ho * wo:
+            raise RuntimeError(f"fold: input of shape {cols.shape} does not hold {kh}x{kw} "
+                               f"windows of a {h}x{w} image ({ho * wo} windows)")
+        blocks = cols.reshape(n, k // (kh * kw), kh, kw, ho, wo)
+        out = np.zeros((n, k // (kh * kw), h, w), cols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                out[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                    j * dw:j * dw + sw * (wo - 1) + 1:sw] += blocks[:, :, i, j]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, _, kernel_size, dilation, stride = ctx.inputs
+        return Unfold.call(grad_output, kernel_size, dilation, stride), None, None, None, None
+
+
+def _pool_windows(x, kernel, stride, padding, dilation, out, fill):
+    """The pooling windows of x as (N, C, kh·kw, Ho·Wo), x padded with ``fill`` (recorded)."""
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[None]
+    n, c, h, w = x.shape
+    hb = max(h + 2 * padding[0], (out[0] - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1)
+    wb = max(w + 2 * padding[1], (out[1] - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1)
+    if (hb, wb) != (h, w):
+        widths = ((0, 0), (0, 0), (padding[0], hb - h - padding[0]), (padding[1], wb - w - padding[1]))
+        x = Pad.apply(x, widths, "constant", fill)
+    cols = Unfold.apply(x, kernel, dilation, stride)
+    hl = (hb - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    wl = (wb - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    cols = cols.reshape(n, c, kernel[0] * kernel[1], hl, wl)
+    if (hl, wl) != tuple(out):
+        cols = cols[:, :, :, :out[0], :out[1]]
+    return cols.reshape(n, c, kernel[0] * kernel[1], out[0] * out[1]), unbatched
 
 
 # -- the functions, with PyTorch's signatures ------------------------------------------------------
@@ -302,6 +420,48 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
         raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
     return AvgPool2d.apply(input, kernel_size, stride, padding, out, bool(count_include_pad),
                            divisor_override)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding local blocks as columns (im2col), as ``torch.nn.functional.unfold``:
+    (N, C, H, W) -> (N, C·kh·kw, L), or (C, H, W) -> (C·kh·kw, L); L = the number of windows."""
+    op = "unfold"
+    k = _pair(kernel_size, "kernel_size", op, minimum=1)
+    d = _pair(dilation, "dilation", op, minimum=1)
+    p = _pair(padding, "padding", op, minimum=0)
+    s = _pair(stride, "stride", op, minimum=1)
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got input "
+                           f"of shape {tuple(input.shape)}")
+    x = input[None] if input.ndim == 3 else input
+    if p != (0, 0):
+        x = Pad.apply(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), "constant", 0.0)
+    h, w = x.shape[2:]
+    if h < d[0] * (k[0] - 1) + 1 or w < d[1] * (k[1] - 1) + 1:
+        raise RuntimeError(f"{op}: input of size {h}x{w} (after padding) is smaller than the "
+                           f"kernel {k[0]}x{k[1]} (dilation {d})")
+    cols = Unfold.apply(x, k, d, s)
+    return cols[0] if input.ndim == 3 else cols
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Columns back into an image, adding where blocks overlap (col2im), as
+    ``torch.nn.functional.fold``: (N, C·kh·kw, L) -> (N, C, H, W), or unbatched (C·kh·kw, L)."""
+    op = "fold"
+    size = _pair(output_size, "output_size", op, minimum=1)
+    k = _pair(kernel_size, "kernel_size", op, minimum=1)
+    d = _pair(dilation, "dilation", op, minimum=1)
+    p = _pair(padding, "padding", op, minimum=0)
+    s = _pair(stride, "stride", op, minimum=1)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"{op}: expected a 2-D (C·kh·kw, L) or 3-D (N, C·kh·kw, L) input, got "
+                           f"input of shape {tuple(input.shape)}")
+    cols = input[None] if input.ndim == 2 else input
+    padded = (size[0] + 2 * p[0], size[1] + 2 * p[1])
+    y = Fold.apply(cols, padded, k, d, s)
+    if p != (0, 0):
+        y = y[:, :, p[0]:p[0] + size[0], p[1]:p[1] + size[1]]
+    return y[0] if input.ndim == 2 else y
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Elementwise ops: arithmetic and math functions. Broadcasting is undone by the engine."""
+"""Elementwise ops: arithmetic and math functions. Broadcasting is undone by the engine.
+
+Each backward is written in operations that NumPy arrays and Tensors share, so that the same line
+computes a gradient (on arrays) or records it as a graph (on Tensors, for ``create_graph=True``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..dtypes import _ARRAY_OUT
+from ..dtypes import _ARRAY_OUT, HALF, ONE, _Default
 
 _ndarray = np.ndarray
 _multiply = np.multiply
@@ -95,16 +99,18 @@ class Pow(Function):
         need = ctx.needs_input_grad
         ga = gb = None
         if need[0]:
-            if isinstance(b, (int, float)) and b == 2:
-                ga = grad_output * (a + a)  # a + a: no Python number for NumPy to convert
+            if isinstance(b, (int, float)):  # a constant exponent, the common case
+                if b == 2:
+                    ga = grad_output * (a + a)  # a + a: no Python number for NumPy to convert
+                else:  # b = 0: the gradient is 0 everywhere, also at a = 0 (PyTorch's rule)
+                    ga = grad_output * (b * a ** (b - 1)) if b else grad_output * 0
             else:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    # b = 0: the gradient is 0 everywhere, also at a = 0 (PyTorch's convention)
-                    ga = grad_output * np.where(b == 0, 0, b * a ** (b - 1)).astype(a.dtype, copy=False)
+                    ga = grad_output * np.where(b == 0, 0, b * a ** (b - 1))
         if need[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 # 0 ** b has gradient 0 wrt b (PyTorch's convention), not nan
-                gb = grad_output * np.where(a == 0, 0.0, y * np.log(np.where(a == 0, 1, a)))
+                gb = grad_output * np.where(a == 0, 0, y * np.log(np.where(a == 0, 1, a)))
         return ga, gb
 
 
@@ -185,7 +191,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dL/dx = dL/dy * sign(x)   (0 at x = 0, as PyTorch)"""
+    """y = |x|;  dL/dx = dL/dy * sign(x)   (0 at x = 0 and at NaN, as PyTorch)"""
 
     @staticmethod
     def forward(ctx, x):
@@ -195,7 +201,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved
-        return grad_output * np.sign(x)
+        return grad_output * ((x > 0) * ONE[grad_output.dtype] - (x < 0))
 
 
 class Sin(Function):
@@ -239,18 +245,19 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, lo, hi = ctx.saved
-        keep = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            keep &= x >= lo
-        if hi is not None:
-            keep &= x <= hi
+        if lo is None:
+            keep = x <= hi
+        elif hi is None:
+            keep = x >= lo
+        else:
+            keep = (x >= lo) & (x <= hi)
         return grad_output * keep, None, None
 
 
 class Maximum(Function):
     """y = max(a, b);  the gradient goes to the larger input, split in half on ties (PyTorch)"""
 
-    pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
+    pick, beats = staticmethod(np.maximum), staticmethod(np.greater)
 
     @classmethod
     def forward(cls, ctx, a, b):
@@ -260,14 +267,55 @@ class Maximum(Function):
     @classmethod
     def backward(cls, ctx, grad_output):
         a, b = ctx.saved
-        share = (cls.wins(a, b) + 0.5 * (a == b)).astype(grad_output.dtype)
-        return grad_output * share, grad_output * (1 - share)
+        half = HALF[grad_output.dtype]
+        need = ctx.needs_input_grad
+        tie = a == b
+        # each input's share: 1/2 on a tie, 0 where the other beats it, else 1 (NaN: both, as
+        # PyTorch)
+        return (grad_output * np.where(tie, half, ~cls.beats(b, a)) if need[0] else None,
+                grad_output * np.where(tie, half, ~cls.beats(a, b)) if need[1] else None)
 
 
 class Minimum(Maximum):
     """y = min(a, b);  the gradient goes to the smaller input, split in half on ties (PyTorch)"""
 
-    pick, wins = staticmethod(np.minimum), staticmethod(np.less)
+    pick, beats = staticmethod(np.minimum), staticmethod(np.less)
+
+
+class LogAddExp(Function):
+    """y = log(exp(a) + exp(b));  dL/da = dL/dy * exp(a - y),  dL/db = dL/dy * exp(b - y)"""
+
+    op = "logaddexp"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = np.logaddexp(a, b)
+        ctx.saved = (a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b, y = ctx.saved
+        need = ctx.needs_input_grad
+        return (grad_output * np.exp(a - y) if need[0] else None,
+                grad_output * np.exp(b - y) if need[1] else None)
+
+
+class Erf(Function):
+    """y = erf(x);  dL/dx = dL/dy * 2/√π * exp(-x²)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.saved = (x,)
+        return _erf_values(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved
+        return grad_output * (_TWO_OVER_SQRT_PI * np.exp(-(x * x)))
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 class Where(Function):
@@ -347,6 +395,14 @@ def clamp(x, min=None, max=None):
 clip = clamp
 
 
+def logaddexp(a, b):
+    return LogAddExp.apply(*_tensors(a, b))
+
+
+def erf(x):
+    return Erf.apply(x)
+
+
 def maximum(a, b):
     return Maximum.apply(*_tensors(a, b))
 
@@ -369,13 +425,14 @@ def _tensors(a, b):
     return _operand(a), _operand(b)
 
 
-def erf(x: np.ndarray) -> np.ndarray:
+def _erf_values(x: np.ndarray) -> np.ndarray:
     """The error function on arrays (SciPy's where installed, else math.erf element by element)."""
     try:
         from scipy.special import erf as _erf
     except ImportError:  # pragma: no cover - scipy is optional
         _erf = np.frompyfunc(math.erf, 1, 1)
-    return np.asarray(_erf(x), dtype=x.dtype)
+    x = np.asarray(x)
+    return np.asarray(_erf(x), dtype=x.dtype if x.dtype.kind == "f" else _Default.dtype)
 
 
 from ..tensor import Tensor, _operand  # noqa: E402

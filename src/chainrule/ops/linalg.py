@@ -33,13 +33,13 @@ class MatMul(Function):
         a, b = ctx.saved
         need = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            return (grad_output.dot(b.T) if need[0] else None), (a.T.dot(grad_output) if need[1] else None)
+            return (_dot(grad_output, b.T) if need[0] else None), (_dot(a.T, grad_output) if need[1] else None)
         if a.ndim == 1 and b.ndim == 1:
             return grad_output * b, grad_output * a
         if a.ndim == 2 and b.ndim == 1:  # matrix @ vector: y_i = Σ_j a_ij b_j
-            return (grad_output[:, None] * b if need[0] else None), (grad_output.dot(a) if need[1] else None)
+            return (grad_output[:, None] * b if need[0] else None), (_dot(grad_output, a) if need[1] else None)
         if a.ndim == 1 and b.ndim == 2:  # vector @ matrix: y_j = Σ_i a_i b_ij
-            return (b.dot(grad_output) if need[0] else None), (a[:, None] * grad_output if need[1] else None)
+            return (_dot(b, grad_output) if need[0] else None), (a[:, None] * grad_output if need[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad_output
@@ -57,6 +57,12 @@ class MatMul(Function):
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
+
+
+def _dot(a, b):
+    """a @ b for 1-D and 2-D operands: NumPy's ``dot`` on arrays (cheaper per call than ``@``),
+    the recorded matmul on Tensors."""
+    return a.dot(b) if type(a) is np.ndarray and type(b) is np.ndarray else a @ b
 
 
 def matmul(a, b):

@@ -11,6 +11,9 @@ import warnings
 import numpy as np
 
 from ..autograd.function import Function
+from .activation import LogSoftmax
+from .reduce import TakeAlongDim
+from .shape import IndexPut
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -23,6 +26,16 @@ def _reduce(loss, reduction, denominator=None):
         return total
     n = loss.size if denominator is None else denominator
     return total / n if n != 0 else total.dtype.type(np.nan)  # an empty mean is nan, as PyTorch
+
+
+def _reduce_tensor(loss, reduction, denominator):
+    """``_reduce`` for a Tensor (in a composite)."""
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / denominator if denominator != 0 else total * np.nan
 
 
 def _scale(grad_output, reduction, n):
@@ -180,6 +193,30 @@ class CrossEntropy(Function):
             grad_t = _class_back(grad_t * scale, ctx.shape)
         return grad_z, grad_t, None
 
+    @staticmethod
+    def composite(ctx, z, target, weight, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+        """The same loss from log_softmax and a weighted sum: what ``create_graph=True``
+        differentiates (the fused backward above works on arrays only)."""
+        logp = _class_last(LogSoftmax.apply(z, 1 if z.ndim > 1 else 0))  # (M, C)
+        m, c = logp.shape
+        eps = label_smoothing
+        w = weight.data if isinstance(weight, Tensor) else weight
+        if target.shape == z.shape and target.dtype.kind == "f":  # class probabilities
+            q = _class_last(target)
+            q = q * (1 - eps) + eps / c if eps else q
+            loss = -((q if w is None else q * w) * logp).sum(axis=1)
+            denominator = m
+        else:
+            t, rows, valid = _class_targets("cross_entropy", z.data, target.data, w, ignore_index)
+            picked = TakeAlongDim.apply(logp, t[:, None], 1)[:, 0]
+            loss = -picked if rows is None else -picked * rows
+            if eps:
+                smooth = (logp if w is None else logp * w).sum(axis=1) * (-eps / c)
+                loss = loss * (1 - eps) + (smooth if valid is None else smooth * valid)
+            denominator = m if rows is None else rows.sum()
+        return _reduce_tensor(loss.reshape(_row_shape(z.shape)), reduction, denominator)
+
 
 class NLLLoss(Function):
     """L_i = -w_{t_i} x_{i, t_i}  (x: log-probabilities);  dL/dx_{i, t_i} = -w_{t_i}, 0 elsewhere"""
@@ -204,8 +241,9 @@ class NLLLoss(Function):
         shape, reduction = ctx.shape, ctx.reduction
         scale = _scale(grad_output, reduction, ctx.denominator)
         scale = scale.reshape(-1) if reduction == "none" else scale
-        g = np.zeros((len(t), shape[1] if len(shape) > 1 else shape[0]), ctx.dtype)
-        g[np.arange(len(t)), t] = -scale if rows is None else -scale * rows
+        zeros = np.zeros((len(t), shape[1] if len(shape) > 1 else shape[0]), ctx.dtype)
+        g = IndexPut.call(zeros, -scale if rows is None else -scale * rows,
+                          index=(np.arange(len(t)), t))
         return _class_back(g, shape), None, None
 
 
@@ -232,19 +270,22 @@ class BinaryCrossEntropy(Function):
         loss = -(t * log_x + (1 - t) * log_1mx)
         if weight is not None:
             loss = loss * weight
-        ctx.saved = (x, t, weight, log_x, log_1mx)
-        ctx.reduction = reduction
+        ctx.saved = (x, t, weight)
+        ctx.reduction, ctx.n = reduction, x.size
         return _as(_reduce(loss, reduction), x.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, t, weight, log_x, log_1mx = ctx.saved
-        scale = _scale(grad_output, ctx.reduction, x.size)
+        x, t, weight = ctx.saved
+        scale = _scale(grad_output, ctx.reduction, ctx.n)
         if weight is not None:
             scale = scale * weight
         need = ctx.needs_input_grad
         grad_x = (x - t) / np.maximum(x * (1 - x), _BCE_EPS) * scale if need[0] else None
-        grad_t = (log_1mx - log_x) * scale if need[1] else None
+        grad_t = None
+        if need[1]:
+            with np.errstate(divide="ignore"):
+                grad_t = (np.maximum(np.log(1 - x), -100) - np.maximum(np.log(x), -100)) * scale
         return grad_x, grad_t, None
 
 
@@ -264,13 +305,14 @@ class BinaryCrossEntropyWithLogits(Function):
             loss = (1 - t) * x - (1 + (pos_weight - 1) * t) * log_sig
         if weight is not None:
             loss = loss * weight
-        ctx.saved = (x, t, weight, pos_weight, log_sig)
+        ctx.saved = (x, t, weight, pos_weight)
         ctx.reduction, ctx.n = reduction, loss.size
         return _as(_reduce(loss, reduction), x.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, t, weight, pos_weight, log_sig = ctx.saved
+        x, t, weight, pos_weight = ctx.saved
+        log_sig = -np.logaddexp(0, -x)
         scale = _scale(grad_output, ctx.reduction, ctx.n)
         if weight is not None:
             scale = scale * weight
@@ -299,13 +341,13 @@ class MSELoss(Function):
     @staticmethod
     def forward(ctx, x, t, reduction="mean"):
         d = x - t
-        ctx.saved, ctx.reduction = (d,), reduction
+        ctx.saved, ctx.reduction, ctx.n = (x, t), reduction, d.size
         return _as(_reduce(d * d, reduction), d.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (d,), reduction = ctx.saved, ctx.reduction
-        g = (2 * d) * _scale(grad_output, reduction, d.size)
+        x, t = ctx.saved
+        g = (2 * (x - t)) * _scale(grad_output, ctx.reduction, ctx.n)
         need = ctx.needs_input_grad
         return (g if need[0] else None), (-g if need[1] else None)
 
@@ -318,13 +360,13 @@ class L1Loss(Function):
     @staticmethod
     def forward(ctx, x, t, reduction="mean"):
         d = x - t
-        ctx.saved, ctx.reduction = (d,), reduction
+        ctx.saved, ctx.reduction, ctx.n = (x, t), reduction, d.size
         return _as(_reduce(np.abs(d), reduction), d.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (d,), reduction = ctx.saved, ctx.reduction
-        g = np.sign(d) * _scale(grad_output, reduction, d.size)
+        x, t = ctx.saved
+        g = np.sign(x - t) * _scale(grad_output, ctx.reduction, ctx.n)
         need = ctx.needs_input_grad
         return (g if need[0] else None), (-g if need[1] else None)
 
@@ -428,3 +470,6 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     reduction = _reduction(size_average, reduce, reduction)
     _same_shape("l1_loss", input, target, broadcast_ok=True)
     return L1Loss.apply(input, target, reduction=reduction)
+
+
+from ..tensor import Tensor  # noqa: E402

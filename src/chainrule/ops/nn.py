@@ -102,6 +102,25 @@ class BatchNorm(Function):
             y += bias.reshape(shape)
         ctx.saved = (xhat, invstd, weight)
         ctx.training, ctx.axes, ctx.shape = training, axes, shape  # metadata outside saved
+        if not training:  # the statistics used, as they were (the running ones change later)
+            ctx.stats = (mean.copy(), invstd.reshape(shape).astype(x.dtype, copy=False))
+        return y
+
+    @staticmethod
+    def composite(ctx, x, running_mean, running_var, weight, bias, training=False, momentum=0.1,
+                  eps=1e-5):
+        """The same normalisation in primitive ops: what ``create_graph=True`` differentiates."""
+        axes, shape = ctx.axes, ctx.shape
+        if training:
+            xc = x - x.mean(dim=axes, keepdim=True)
+            y = xc * ((xc * xc).mean(dim=axes, keepdim=True) + eps) ** -0.5
+        else:
+            mean, invstd = ctx.stats
+            y = (x - mean.reshape(shape)) * invstd
+        if weight is not None:
+            y = y * weight.reshape(shape)
+        if bias is not None:
+            y = y + bias.reshape(shape)
         return y
 
     @staticmethod

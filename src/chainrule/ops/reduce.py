@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..dtypes import _ARRAY_OUT
+from ..dtypes import _ARRAY_OUT, ONE
 
 _add_reduce = np.add.reduce
 
@@ -31,7 +31,12 @@ def _axes(dim, ndim, op):
 
 
 def _expand(grad, shape, axes, keepdim):
-    """Put the reduced axes back into ``grad`` and broadcast it to the input's shape."""
+    """Put the reduced axes back into ``grad`` and broadcast it to the input's shape (for a
+    Tensor, recorded: a reshape and an expand, whose backward is a sum again)."""
+    if isinstance(grad, Tensor):
+        if not keepdim and axes:
+            grad = np.expand_dims(grad, axes)
+        return grad.expand(*shape) if grad.shape != shape else grad
     n = math.prod(shape)
     if grad.size == n:  # every reduced axis had length 1: only the shape changes
         return grad.reshape(shape)
@@ -68,8 +73,8 @@ class Sum(Function):
         inputs = ctx.inputs
         shape = inputs[0].data.shape
         if len(inputs) == 1:  # a sum of everything: grad_output is 0-d
-            if grad_output.size == math.prod(shape):  # _expand's first case, inlined
-                return grad_output.reshape(shape)
+            if type(grad_output) is np.ndarray and grad_output.size == math.prod(shape):
+                return grad_output.reshape(shape)  # _expand's first case, inlined
             return _expand(grad_output, shape, (), True)
         return _expand(grad_output, shape, ctx.axes, ctx.keepdim), None, None
 
@@ -92,31 +97,80 @@ class Mean(Function):
 
 
 class Amax(Function):
-    """y = max(x) over axes;  dL/dx = dL/dy shared evenly among the maxima (PyTorch's amax)"""
+    """y = max(x) over axes;  dL/dx = dL/dy shared evenly among the maxima (PyTorch's amax;
+    ``evenly_nan``: where the max is NaN, shared among the NaNs, as PyTorch's ``max()``)"""
 
-    @staticmethod
-    def forward(ctx, x, axes, keepdim):
-        y = x.max(axis=axes, keepdims=True)
-        ctx.saved = (x, y, axes, keepdim)
+    pick = staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdim, evenly_nan=False):
+        y = cls.pick(x, axis=axes, keepdims=True)
+        ctx.saved = (x, y, axes, keepdim, evenly_nan)
         return y if keepdim else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, y, axes, keepdim = ctx.saved
+        x, y, axes, keepdim, evenly_nan = ctx.saved  # y: the max, keeping the reduced axes
         hit = x == y
+        if evenly_nan:
+            hit = hit | (np.isnan(x) & np.isnan(y))
         count = hit.sum(axis=axes, keepdims=True)
         g = grad_output if keepdim else np.expand_dims(grad_output, axes)
-        return (hit * (g / count)).astype(x.dtype, copy=False), None, None
+        return hit * (g / count), None, None, None
 
 
 class Amin(Amax):
     """y = min(x) over axes;  dL/dx = dL/dy shared evenly among the minima"""
 
+    pick = staticmethod(np.min)
+
+
+class TakeAlongDim(Function):
+    """y = x[..., idx, ...] along ``dim`` (``np.take_along_axis``);  dL/dx = dL/dy added back at
+    idx (repeated indices add up)"""
+
+    op = "take_along_dim"
+
     @staticmethod
-    def forward(ctx, x, axes, keepdim):
-        y = x.min(axis=axes, keepdims=True)
-        ctx.saved = (x, y, axes, keepdim)
-        return y if keepdim else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+    def forward(ctx, x, idx, dim):
+        ctx.shape = x.shape
+        return np.take_along_axis(x, idx, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, idx, dim = ctx.inputs
+        return AddAlongDim.call(grad_output, idx, dim, ctx.shape), None, None
+
+
+class AddAlongDim(Function):
+    """y = zeros(shape) with x added at idx along ``dim`` (scatter_add into zeros, the adjoint of
+    take_along_dim);  dL/dx = dL/dy taken at idx"""
+
+    op = "scatter_add"
+
+    @staticmethod
+    def forward(ctx, x, idx, dim, shape):
+        out = np.zeros(shape, x.dtype)
+        np.add.at(out, _along(idx, dim), x)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, idx, dim, _ = ctx.inputs
+        return TakeAlongDim.call(grad_output, idx, dim), None, None, None
+
+
+def _along(idx, dim):
+    """The fancy index that picks ``idx`` along ``dim`` and every position along the others."""
+    parts = []
+    for axis, n in enumerate(idx.shape):
+        if axis == dim:
+            parts.append(idx)
+        else:
+            shape = [1] * idx.ndim
+            shape[axis] = n
+            parts.append(np.arange(n).reshape(shape))
+    return tuple(parts)
 
 
 class MaxDim(Function):
@@ -127,16 +181,15 @@ class MaxDim(Function):
     @staticmethod
     def forward(ctx, x, idx, dim, keepdim):
         idx = np.expand_dims(idx, dim)
-        ctx.saved = (x.shape, idx, dim, keepdim)
+        ctx.shape, ctx.idx = x.shape, idx
         y = np.take_along_axis(x, idx, axis=dim)
         return y if keepdim else np.squeeze(y, dim)
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape, idx, dim, keepdim = ctx.saved
-        g = np.zeros(shape, grad_output.dtype)
-        np.put_along_axis(g, idx, grad_output if keepdim else np.expand_dims(grad_output, dim), axis=dim)
-        return g, None, None, None
+        _, _, dim, keepdim = ctx.inputs
+        g = grad_output if keepdim else np.expand_dims(grad_output, dim)
+        return AddAlongDim.call(g, ctx.idx, dim, ctx.shape), None, None, None
 
 
 class MinDim(MaxDim):
@@ -152,18 +205,47 @@ class Var(Function):
         for a in axes:
             n *= x.shape[a]
         centered = x - x.mean(axis=axes, keepdims=True)
-        denom = builtins.max(n - correction, 0)
+        ctx.denom = denom = builtins.max(n - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             y = (centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(denom)
-        ctx.saved = (centered, denom, axes, keepdim)
+        ctx.saved = (x,)
         return y
 
     @staticmethod
     def backward(ctx, grad_output):
-        centered, denom, axes, keepdim = ctx.saved
+        (x,) = ctx.saved
+        _, axes, _, keepdim = ctx.inputs
         g = grad_output if keepdim else np.expand_dims(grad_output, axes)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g * (2 / centered.dtype.type(denom)) * centered, None, None, None
+            scale = 2 / x.dtype.type(ctx.denom)
+            return g * scale * (x - x.mean(axis=axes, keepdims=True)), None, None, None
+
+
+class Std(Function):
+    """y = sqrt(var(x));  dL/dx = dL/dy (x - mean) / ((n - correction) y), and 0 where y = 0
+    (a constant input: PyTorch's rule, where sqrt's own derivative would be infinite)"""
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdim):
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
+        centered = x - x.mean(axis=axes, keepdims=True)
+        ctx.denom = denom = builtins.max(n - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.sqrt((centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(denom))
+        ctx.saved = (x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y = ctx.saved
+        _, axes, _, keepdim = ctx.inputs
+        if not keepdim:
+            grad_output, y = np.expand_dims(grad_output, axes), np.expand_dims(y, axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = grad_output * (x - x.mean(axis=axes, keepdims=True)) / (x.dtype.type(ctx.denom) * y)
+        return np.where(y == 0, 0, g), None, None, None
 
 
 class Prod(Function):
@@ -179,33 +261,52 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, axis, keepdim = ctx.saved
-        flat = x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1)
+        if axis is None:
+            flat = x.reshape(-1)
+            return grad_output.reshape(()) * _others(flat, 0).reshape(x.shape), None, None
+        g = grad_output if keepdim else np.expand_dims(grad_output, axis)
+        return g * _others(x, axis), None, None
+
+
+def _others(x, axis):
+    """Along ``axis``, the product of all the other elements: without dividing, so exact where
+    some are 0. On arrays: prefix products times suffix products. On Tensors (a recorded
+    backward): each row with its own element set to 1, multiplied out by Prod itself, so that
+    the result can be differentiated again."""
+    n = x.shape[axis]
+    if type(x) is np.ndarray:
+        if n == 0:
+            return np.ones(x.shape, x.dtype)
+        flat = np.moveaxis(x, axis, -1)
         ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
         left = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
         right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
-        others = left * right  # product of all the other elements
-        if axis is None:
-            return grad_output.reshape(()) * others.reshape(x.shape), None, None
-        g = grad_output if keepdim else np.expand_dims(grad_output, axis)
-        return g * np.moveaxis(others, -1, axis), None, None
+        return np.moveaxis(left * right, -1, axis)
+    rows = np.moveaxis(x, axis, -1)  # (..., n)
+    square = np.expand_dims(rows, -2).expand(*rows.shape[:-1], n, n)  # [..., i, j] = x_j
+    others = np.where(np.eye(n, dtype=bool), ONE[x.dtype], square).prod(dim=-1)
+    return np.moveaxis(others, -1, axis)
 
 
 class LogSumExp(Function):
-    """y = log(sum(exp(x)));  dL/dx = dL/dy * softmax(x)"""
+    """y = log(sum(exp(x)));  dL/dx = dL/dy * softmax(x) = dL/dy * exp(x - y)"""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         m = x.max(axis=axes, keepdims=True, initial=-np.inf)  # initial: a size-0 axis is fine
         m = np.where(np.isfinite(m), m, 0)
         y = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        ctx.saved = (x, y, axes, keepdim)
-        return y if keepdim else np.squeeze(y, axes)
+        y = y if keepdim else np.squeeze(y, axes)
+        ctx.saved = (x, y)
+        return y
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, y, axes, keepdim = ctx.saved
-        g = grad_output if keepdim else np.expand_dims(grad_output, axes)
-        return g * np.exp(x - y), None, None
+        x, y = ctx.saved
+        _, axes, keepdim = ctx.inputs
+        if not keepdim:
+            grad_output, y = np.expand_dims(grad_output, axes), np.expand_dims(y, axes)
+        return grad_output * np.exp(x - y), None, None
 
 
 # -- functions ----------------------------------------------------------------------------------
@@ -214,7 +315,11 @@ _max_ret = namedtuple("max", ["values", "indices"])
 _min_ret = namedtuple("min", ["values", "indices"])
 
 
-def sum(x, dim=None, keepdim: bool = False, dtype=None):
+# Each takes NumPy's spellings too (axis=, keepdims=), as PyTorch does.
+
+def sum(x, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = x.to(dtype)
     elif x.data.dtype.kind in "bui":  # integer sums are int64, as PyTorch
@@ -224,7 +329,9 @@ def sum(x, dim=None, keepdim: bool = False, dtype=None):
     return Sum.apply(x, _axes(dim, x.ndim, "sum"), keepdim)
 
 
-def mean(x, dim=None, keepdim: bool = False, dtype=None):
+def mean(x, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = x.to(dtype)
     if x.data.dtype.kind not in "fc":
@@ -233,19 +340,28 @@ def mean(x, dim=None, keepdim: bool = False, dtype=None):
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
 
 
-def amax(x, dim=(), keepdim: bool = False):
-    return Amax.apply(x, _axes(dim if dim != () else None, x.ndim, "amax"), keepdim)
+def amax(x, dim=(), keepdim: bool = False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
+    return Amax.apply(x, _axes(dim if dim != () else None, x.ndim, "amax"), keepdim, False)
 
 
-def amin(x, dim=(), keepdim: bool = False):
-    return Amin.apply(x, _axes(dim if dim != () else None, x.ndim, "amin"), keepdim)
+def amin(x, dim=(), keepdim: bool = False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
+    return Amin.apply(x, _axes(dim if dim != () else None, x.ndim, "amin"), keepdim, False)
+
+
+def _numpy_names(dim, keepdim, axis, keepdims):
+    """dim and keepdim, given NumPy's names for them (axis, keepdims)."""
+    return (axis if axis is not None else dim), (keepdims if keepdims is not None else keepdim)
 
 
 def _reduce_dim(pick, ret, x, dim, keepdim, other, op):
     if isinstance(dim, Tensor):  # max(a, b): the elementwise form
         return other(x, dim)
-    if dim is None:
-        return (Amax if op == "max" else Amin).apply(x, _axes(None, x.ndim, op), False)
+    if dim is None:  # where the max is NaN, the gradient is shared among the NaNs (PyTorch)
+        return (Amax if op == "max" else Amin).apply(x, _axes(None, x.ndim, op), False, True)
     (axis,) = _axes(dim, x.ndim, op) or (None,)
     if axis is None:  # 0-d
         return ret(x, _make(np.zeros((), np.int64), None))
@@ -257,14 +373,18 @@ def _reduce_dim(pick, ret, x, dim, keepdim, other, op):
     return ret(values, _make(indices.astype(np.int64, copy=False), None))
 
 
-def max(x, dim=None, keepdim: bool = False):
+def max(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """``max(x)``: the largest value; ``max(x, dim)``: (values, indices); ``max(x, y)``: maximum."""
     from .elementwise import maximum
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     return _reduce_dim(np.argmax, _max_ret, x, dim, keepdim, maximum, "max")
 
 
-def min(x, dim=None, keepdim: bool = False):
+def min(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     from .elementwise import minimum
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     return _reduce_dim(np.argmin, _min_ret, x, dim, keepdim, minimum, "min")
 
 
@@ -274,33 +394,50 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
-def var(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+def var(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None):
     """Variance; ``correction=1`` (Bessel's, the default) divides by n - 1, as PyTorch."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     if isinstance(dim, bool):  # var(x, False): the old positional `unbiased`
         dim, unbiased = None, dim
     return Var.apply(x, _axes(dim, x.ndim, "var"), _correction(unbiased, correction), keepdim)
 
 
-def std(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    return var(x, dim, unbiased, keepdim, correction=correction).sqrt()
+def std(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None):
+    """Standard deviation (one op: its gradient is 0, not NaN, for a constant input)."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return Std.apply(x, _axes(dim, x.ndim, "std"), _correction(unbiased, correction), keepdim)
 
 
-def prod(x, dim=None, keepdim: bool = False, dtype=None):
+def prod(x, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = x.to(dtype)
     axis = None if dim is None or x.ndim == 0 else _axes(dim, x.ndim, "prod")[0]
     return Prod.apply(x, axis, keepdim)
 
 
-def logsumexp(x, dim, keepdim: bool = False):
+def logsumexp(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     return LogSumExp.apply(x, _axes(dim, x.ndim, "logsumexp"), keepdim)
 
 
-def argmax(x, dim=None, keepdim: bool = False):
+def argmax(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     return _arg(np.argmax, x, dim, keepdim)
 
 
-def argmin(x, dim=None, keepdim: bool = False):
+def argmin(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     return _arg(np.argmin, x, dim, keepdim)
 
 

@@ -1,16 +1,22 @@
-"""Shape ops: views, indexing, joining and padding. Most backwards just undo the forward."""
+"""Shape ops: views, indexing, joining and padding. Most backwards just undo the forward.
+
+Some ops here are each other's adjoints: taking ``x[index]`` and adding into a zero tensor at
+``index``, padding and folding the padding back. Each one's backward calls the other (through
+``call``), so that gradients of gradients go back and forth between them."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd.function import Function
+from ..dtypes import ZERO
 
 
 class View(Function):
     """y = x.reshape(shape);  dL/dx = (dL/dy).reshape(x.shape). Squeeze and unsqueeze too."""
 
     op = "view"
+    view = True  # the output shares the input's memory (in-place ops on it are refused)
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -29,6 +35,8 @@ class View(Function):
 class Permute(Function):
     """y = x.transpose(dims);  dL/dx = (dL/dy).transpose(inverse of dims)"""
 
+    view = True
+
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -36,11 +44,13 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        return grad_output.transpose(np.argsort(ctx.dims)), None
+        return np.transpose(grad_output, tuple(np.argsort(ctx.dims))), None
 
 
 class Expand(Function):
     """y = broadcast_to(x, shape);  dL/dx = dL/dy summed over the broadcast axes (by the engine)"""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -61,6 +71,13 @@ def _is_advanced(index) -> bool:
     return any(isinstance(p, (np.ndarray, list)) and np.asarray(p).dtype.kind in "iu" for p in parts)
 
 
+def _is_view(index) -> bool:
+    """Does ``x[index]`` give a view of x (basic indexing), not a copy?"""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
+               for p in parts)
+
+
 class GetItem(Function):
     """y = x[index];  dL/dx = zeros with dL/dy added at index (repeated indices add up)"""
 
@@ -68,7 +85,8 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        ctx.shape, ctx.index = x.shape, index
+        ctx.view = _is_view(index)
         try:
             return x[index]
         except IndexError as e:
@@ -76,13 +94,52 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        index = ctx.index
-        g = np.zeros(ctx.shape, ctx.dtype)
+        return IndexAdd.call(grad_output, ctx.shape, ctx.index)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at index (repeated indices add up): the adjoint of x[index];
+    dL/dx = (dL/dy)[index]"""
+
+    op = "index_add"
+
+    @staticmethod
+    def forward(ctx, x, shape, index):
+        g = np.zeros(shape, x.dtype)
         if _is_advanced(index):
-            np.add.at(g, index, grad_output)
+            np.add.at(g, index, x)
         else:
-            g[index] = grad_output
+            g[index] = x
         return g
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return GetItem.call(grad_output, index=ctx.inputs[2]), None, None
+
+
+class IndexPut(Function):
+    """y = x with y[index] = value (``x[index] = value`` in a graph);
+    dL/dx = dL/dy with 0 at index,  dL/dvalue = (dL/dy)[index]"""
+
+    op = "index_put"
+
+    @staticmethod
+    def forward(ctx, x, value, index):
+        ctx.index = index
+        y = x.copy()
+        try:
+            y[index] = value
+        except (ValueError, IndexError) as err:
+            raise type(err)(f"__setitem__: {err} (tensor shape {x.shape}, value shape "
+                            f"{np.shape(value)})") from None
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        need = ctx.needs_input_grad
+        index = ctx.index
+        return (IndexPut.call(grad_output, ZERO[grad_output.dtype], index=index) if need[0] else None,
+                GetItem.call(grad_output, index=index) if need[1] else None)
 
 
 class Cat(Function):
@@ -97,7 +154,11 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        return tuple(np.split(grad_output, np.cumsum(ctx.sizes)[:-1], axis=ctx.dim))
+        lead, grads, start = (slice(None),) * ctx.dim, [], 0
+        for n in ctx.sizes:
+            grads.append(grad_output[lead + (slice(start, start + n),)])
+            start += n
+        return tuple(grads)
 
 
 class Stack(Function):
@@ -110,7 +171,8 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        return tuple(np.take(grad_output, i, axis=ctx.dim) for i in range(ctx.n))
+        lead = (slice(None),) * ctx.dim
+        return tuple(grad_output[lead + (i,)] for i in range(ctx.n))
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -131,7 +193,18 @@ class Pad(Function):
         shape, widths, mode = ctx.shape, ctx.widths, ctx.mode
         if mode == "constant":
             return grad_output[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))], None, None, None
-        g = grad_output
+        return PadAdjoint.call(grad_output, shape, widths, mode), None, None, None
+
+
+class PadAdjoint(Function):
+    """The adjoint of a reflect / replicate / circular pad: each element of x (the padded shape)
+    added back onto the position of the input it was copied from;  dL/dx = pad(dL/dy)"""
+
+    op = "pad_backward"
+
+    @staticmethod
+    def forward(ctx, x, shape, widths, mode):
+        g = x
         for axis, ((lo, hi), n) in enumerate(zip(widths, shape)):
             if lo == hi == 0:
                 continue
@@ -140,7 +213,12 @@ class Pad(Function):
             acc = np.zeros((n,) + moved.shape[1:], g.dtype)
             np.add.at(acc, source, moved)
             g = np.moveaxis(acc, 0, axis)
-        return g, None, None, None
+        return g
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, _, widths, mode = ctx.inputs
+        return Pad.call(grad_output, widths, mode, 0.0), None, None, None
 
 
 class Cast(Function):
@@ -151,12 +229,11 @@ class Cast(Function):
 
     @staticmethod
     def forward(ctx, x, dtype):
-        ctx.dtype = x.dtype
         return x.astype(dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return grad_output.astype(ctx.dtype)
+        return grad_output  # the engine casts it to the input's dtype
 
 
 class Clone(Function):

@@ -1,0 +1,127 @@
+"""Version counters: how many times a tensor's memory has been changed in place.
+
+A node keeps arrays for its backward (its inputs, its output). If one of them is changed in place
+before backward runs (``w.add_(1)``, ``x[0] = 5``, an optimizer step), backward would compute the
+gradient from the new values, and the result would be silently wrong. So, as PyTorch, chainrule
+counts the in-place changes of every memory block: the array that owns the memory, which views
+and ``detach()`` share. Each change is stamped with the creation counter that numbers the nodes
+(``seq``), so backward can tell whether a node's saved arrays changed after the node was made, and
+raise PyTorch's error instead of using them.
+
+Nothing is recorded when an op is made: the engine looks only at nodes older than the latest
+in-place change (``_State.mutated``), which in a training loop is none of them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from bisect import bisect_left
+
+import numpy as np
+
+from .grad_mode import _State
+
+_ndarray = np.ndarray
+_KEEP = 1024  # change stamps kept per memory block (older ones are only counted)
+
+# id(owner) -> [weakref to the owning array, version, stamps of the recent changes, older count]
+_blocks: dict = {}
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory (``a`` itself if it is not a view)."""
+    while True:
+        b = a.base
+        if type(b) is not _ndarray and not isinstance(b, _ndarray):
+            b = getattr(b, "base", None)  # as_strided's views hang off a helper object
+            if not isinstance(b, _ndarray):
+                return a
+        a = b
+
+
+def _forget(key):
+    def callback(ref):
+        block = _blocks.get(key)
+        if block is not None and block[0] is ref:
+            del _blocks[key]
+    return callback
+
+
+def bump(array) -> None:
+    """Count one in-place change of ``array``'s memory."""
+    if not isinstance(array, _ndarray):
+        return
+    owner = _owner(array)
+    key = id(owner)
+    block = _blocks.get(key)
+    if block is None or block[0]() is not owner:
+        block = _blocks[key] = [weakref.ref(owner, _forget(key)), 0, [], 0]
+    block[1] += 1
+    seq = _next_seq()
+    stamps = block[2]
+    stamps.append(seq)
+    if len(stamps) > 2 * _KEEP:
+        block[3] += len(stamps) - _KEEP
+        del stamps[:-_KEEP]
+    _State.mutated = seq
+
+
+def version(array) -> int:
+    """How many times ``array``'s memory has been changed in place (``tensor._version``)."""
+    if not isinstance(array, _ndarray):
+        return 0
+    owner = _owner(array)
+    block = _blocks.get(id(owner))
+    return block[1] if block is not None and block[0]() is owner else 0
+
+
+def _changed_since(array, seq):
+    """(version now, version when node ``seq`` was made) if ``array`` changed after it, else None."""
+    owner = _owner(array)
+    block = _blocks.get(id(owner))
+    if block is None or block[0]() is not owner or not block[2] or block[2][-1] < seq:
+        return None
+    return block[1], block[3] + bisect_left(block[2], seq)
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def describe(array) -> str:
+    """``[chainrule.FloatTensor [3, 4]]``: a tensor as PyTorch's messages write it."""
+    name = _TYPE_NAMES.get(str(array.dtype), f"{array.dtype} tensor")
+    return f"[chainrule.{name} [{', '.join(map(str, array.shape))}]]"
+
+
+def check_saved(node, saved, output) -> None:
+    """Raise PyTorch's error if an array ``node`` saved for backward was changed in place after
+    the node was made. ``saved``: what it saved; ``output``: its output tensor, if known."""
+    seq = node.seq
+    for item in saved:
+        data = getattr(item, "data", item)  # a Function of the user's saves Tensors
+        if type(data) is not _ndarray:
+            continue
+        found = _changed_since(data, seq)
+        if found is None:
+            continue
+        now, expected = found
+        # Only tensors users hold can be changed in place: if not an input's memory, the output's
+        what = "its output"
+        owner = _owner(data)
+        for i, t in enumerate(node.inputs):
+            d = getattr(t, "data", t)
+            if isinstance(d, _ndarray) and _owner(d) is owner:
+                what = f"input {i}"
+                break
+        raise RuntimeError(
+            f"{node.name()}: one of the variables needed for gradient computation has been "
+            f"modified by an inplace operation: {describe(data)}, which is {what} of "
+            f"{node.name()}, is at version {now}; expected version {expected} instead. Hint: "
+            "the tensor was changed in place (add_, mul_, x[i] = v, fill_, copy_, an optimizer "
+            "step, or a change made through detach() or a view) after this op used it and "
+            "before backward; compute on a clone() instead, or run backward first.")
+
+
+from .function import _next_seq  # noqa: E402

@@ -1,0 +1,190 @@
+"""Gradients of gradients for every row of the op tables: the core ops (``tests/ops/op_table.py``),
+the functional layers and losses (``tests/nn/test_functional.py``), convolution and pooling
+(``tests/ops/test_conv.py``).
+
+For each row: ``gradgradcheck`` (the backward of the backward against central differences, in
+float64), and the double backward against PyTorch's on the same inputs: first derivative
+``g = v · ∂f/∂x`` with ``create_graph=True``, then the gradient of ``Σ u · g`` with respect to the
+inputs and to ``v``, both to 1e-10."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import chainrule as cr
+from chainrule.ops.conv import avg_pool2d, conv2d, max_pool2d
+
+from ..nn.helpers import CR as NN_CR
+from ..nn.test_functional import ROWS as NN_ROWS
+from ..ops import test_conv
+from ..ops.op_table import ALL, BINARY, CR as OPS_CR, draw
+
+torch = pytest.importorskip("torch")
+
+
+@dataclass
+class Case:
+    name: str
+    fn: object  # fn(L, *tensors), L a namespace of chainrule's or PyTorch's
+    arrays: object  # arrays(seed) -> list of float64 (or integer) arrays
+    grads: tuple  # which inputs get a gradient
+    small: bool = True  # small enough for finite differences of second derivatives
+
+
+def _ops_cases():
+    cases = []
+    for op in ALL:
+        for shapes in op.shapes:
+            def arrays(seed, op=op, shapes=shapes):
+                rng = np.random.default_rng(seed)
+                return [draw(s, op, rng) for s in shapes]
+            grads = tuple(i not in op.nondiff for i in range(len(shapes)))
+            cases.append(Case(f"{op.name}-{'x'.join(map(str, shapes))}",
+                              lambda L, *t, op=op: _first(op.fn(L, *t)), arrays, grads))
+    return cases
+
+
+def _nn_cases():
+    from ..nn.helpers import make_arrays
+    cases = []
+    for name, fn, specs in NN_ROWS:
+        cases.append(Case(f"F.{name}", fn, lambda seed, specs=specs: make_arrays(
+            specs, seed, np.float64), tuple(s.wants_grad for s in specs)))
+    return cases
+
+
+def _conv_cases():
+    small_conv = {str(c) for c in [((1, 2, 5, 6), (2, 2, 3, 2), {}),
+                                   ((2, 5, 4), (2, 2, 2, 2), dict(stride=(1, 2), padding=(1, 0))),
+                                   ((1, 4, 5, 5), (4, 2, 3, 3), dict(groups=2, padding=1))]}
+    cases = []
+    configs = test_conv.CONV + [((1, 2, 5, 6), (2, 2, 3, 2), {}),
+                                ((2, 5, 4), (2, 2, 2, 2), dict(stride=(1, 2), padding=(1, 0))),
+                                ((1, 4, 5, 5), (4, 2, 3, 3), dict(groups=2, padding=1))]
+    for shape, wshape, kw in configs:
+        def arrays(seed, shape=shape, wshape=wshape):
+            rng = np.random.default_rng(seed)
+            return [rng.standard_normal(s) for s in (shape, wshape, (wshape[0],))]
+        cases.append(Case(f"conv2d-{shape}*{wshape}-{kw}",
+                          lambda L, x, w, b, kw=kw: L.conv2d(x, w, b, **kw), arrays,
+                          (True, True, True), str((shape, wshape, kw)) in small_conv))
+    pools = [(s, kw, "max") for s, kw in test_conv.POOL + test_conv.MAX_ONLY]
+    pools += [(s, dict(kw, count_include_pad=c), "avg") for s, kw in test_conv.POOL
+              + test_conv.AVG_ONLY for c in (True, False)]
+    pools += [(s, kw, kind) for s, kw in test_conv.POOL_GRADCHECK for kind in ("max", "avg")]
+    small = {str(s) for s, _ in test_conv.POOL_GRADCHECK}
+    for shape, kw, kind in pools:
+        def arrays(seed, shape=shape):
+            return [test_conv._distinct(np.random.default_rng(seed), shape)]
+        pool = (lambda L, x, kw=kw: L.max_pool2d(x, **kw)) if kind == "max" else (
+            lambda L, x, kw=kw: L.avg_pool2d(x, **kw))
+        cases.append(Case(f"{kind}_pool2d-{shape}-{kw}", pool, arrays, (True,),
+                          str(shape) in small))
+    return cases
+
+
+def _first(y):
+    return y[0] if isinstance(y, tuple) else y
+
+
+class _Conv:  # chainrule's conv and pools under the names the conv cases call
+    conv2d, max_pool2d, avg_pool2d = staticmethod(conv2d), staticmethod(max_pool2d), staticmethod(
+        avg_pool2d)
+
+
+CASES = ([(c, OPS_CR) for c in _ops_cases()] + [(c, NN_CR) for c in _nn_cases()]
+         + [(c, _Conv) for c in _conv_cases()])
+IDS = [c.name for c, _ in CASES]
+
+
+def _torch_ns(ns):
+    import types
+    import torch.nn.functional as TF
+    if ns is _Conv:
+        return TF
+    return types.SimpleNamespace(lib=torch, F=TF, nn=torch.nn)
+
+
+@pytest.mark.parametrize("case,ns", [(c, n) for c, n in CASES if c.small],
+                         ids=[c.name for c, _ in CASES if c.small])
+def test_gradgradcheck(case, ns):
+    arrays = case.arrays(5)
+    xs = [cr.tensor(a, requires_grad=g and a.dtype.kind == "f") for a, g in zip(arrays, case.grads)]
+    assert cr.autograd.gradgradcheck(lambda *t: case.fn(ns, *t), xs, eps=1e-6, atol=1e-6,
+                                     rtol=1e-5)
+
+
+def _double_backward(lib, grad, y, xs, v, u):
+    """(first derivatives v·∂y/∂x, then the gradients of Σ u·first with respect to x and v)."""
+    wanted = [x for x in xs if x.requires_grad]
+    first = grad([y], wanted, [v], create_graph=True, allow_unused=True)
+    total = sum((g * ui).sum() for g, ui in zip(first, u) if g is not None and g.requires_grad)
+    if not getattr(total, "requires_grad", False):
+        return first, [None] * (len(wanted) + 1)
+    second = grad([total], wanted + [v], allow_unused=True)
+    return first, second
+
+
+def _compare(case, ns, arrays, seed=0):
+    rng = np.random.default_rng(seed)
+    wants = [g and a.dtype.kind == "f" for a, g in zip(arrays, case.grads)]
+    xs = [cr.tensor(a, requires_grad=w) for a, w in zip(arrays, wants)]
+    ts = [torch.tensor(a, requires_grad=w) for a, w in zip(arrays, wants)]
+    y, yt = case.fn(ns, *xs), case.fn(_torch_ns(ns), *ts)
+    if not yt.requires_grad:
+        return
+    va = rng.standard_normal(tuple(yt.shape))
+    v, vt = cr.tensor(va, requires_grad=True), torch.tensor(va, requires_grad=True)
+    ua = [rng.standard_normal(a.shape) for a, w in zip(arrays, wants) if w]
+    f, s = _double_backward(cr, cr.autograd.grad, y, xs, v, [cr.tensor(a) for a in ua])
+    ft, st_ = _double_backward(torch, torch.autograd.grad, yt, ts, vt, [torch.tensor(a) for a in ua])
+    for what, ours, theirs in (("first", f, ft), ("second", s, st_)):
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            a = np.zeros(()) if a is None else a.data
+            b = np.zeros(()) if b is None else b.detach().numpy(force=True)
+            scale = max(1.0, float(np.abs(b).max(initial=0.0)))
+            np.testing.assert_allclose(np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape)),
+                                       np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)),
+                                       rtol=1e-10, atol=1e-10 * scale,
+                                       err_msg=f"{case.name}: {what} derivative {i}")
+
+
+@pytest.mark.parametrize("case,ns", CASES, ids=IDS)
+def test_double_backward_matches_pytorch(case, ns):
+    _compare(case, ns, case.arrays(7))
+
+
+BROADCASTING = [op for op in BINARY if op.name in ("add", "sub", "mul", "div", "pow", "maximum",
+                                                     "minimum", "where")]
+
+
+@pytest.mark.parametrize("op", BROADCASTING, ids=[o.name for o in BROADCASTING])
+@settings(max_examples=15, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+       seed=st.integers(0, 2**32 - 1))
+def test_broadcast_pairs_double_backward_matches_pytorch(op, shapes, seed):
+    def arrays(s):
+        rng = np.random.default_rng(s)
+        return [draw(sh, op, rng) for sh in shapes.input_shapes]
+    case = Case(op.name, lambda L, *t: op.fn(L, *t), arrays, (True, True))
+    _compare(case, OPS_CR, arrays(seed), seed)
+
+
+@pytest.mark.parametrize("fn", [lambda x: x.tanh(), lambda x: x.sigmoid(), lambda x: x.exp() * x,
+                                lambda x: x.softmax(dim=0), lambda x: (x * x).sum().sqrt()],
+                         ids=["tanh", "sigmoid", "x_exp", "softmax", "norm"])
+def test_third_and_fourth_derivatives_match_pytorch(fn):
+    a = np.array([0.3, -1.2, 0.7])
+    x, xt = cr.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = fn(x).sum(), fn(xt).sum()
+    for order in range(4):
+        (y,), (yt,) = (cr.autograd.grad(y, x, create_graph=True),
+                       torch.autograd.grad(yt, xt, create_graph=True))
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12,
+                                   err_msg=f"derivative of order {order + 1}")
+        y, yt = y.sum(), yt.sum()
