@@ -109,11 +109,6 @@ class Tensor:
         with ``detach()``)."""
         return _versions.version(self.data)
 
-    def is_inference(self) -> bool:
-        """Was this tensor made inside ``inference_mode``?"""
-        from .autograd.function import _inference
-        return self in _inference
-
     def detach(self) -> "Tensor":
         """The same array, outside the graph."""
         return _make(self.data, None)

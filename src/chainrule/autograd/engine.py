@@ -39,137 +39,190 @@ def unbroadcast(grad, shape: tuple, op: str = "backward"):
 
 # -- the pass -----------------------------------------------------------------------------------
 
-def run_backward(tensors, grads, retain_graph=False, create_graph=False, capture=None,
-                 needed=None):
+def run_backward(tensors, grads, retain_graph=False, create_graph=False):
     """Backpropagate ``grads`` from ``tensors``: arrays, or Tensors with ``create_graph``.
 
     Nodes run in reverse creation order (``seq``, as PyTorch's sequence numbers): every consumer
     of a value was created after it, so by the time a node runs, all the gradient that flows into
     it has arrived (summed in ``pending``). No separate topological sort, no recursion.
 
-    Without ``capture``, gradients accumulate into ``.grad`` of the leaves (and of tensors that
-    called ``retain_grad``). With ``capture`` (a dict whose keys are id(leaf) or a non-leaf's
-    ``grad_fn``), they are returned there instead and no ``.grad`` is touched (``autograd.grad``);
-    then only the nodes in ``needed`` run, the others only hand their gradient to ``capture``.
+    Gradients accumulate into ``.grad`` of the leaves (and of tensors that called
+    ``retain_grad``).
+
+    This function runs the plain pass (``loss.backward()``), on arrays, with its commonest step
+    inlined: on small tensors this bookkeeping, not NumPy, is most of a training step's cost
+    (``python benchmarks/icount.py W4``). ``_run_general`` below runs every other pass.
     """
-    graph = create_graph
-    outs = {} if graph else None  # node -> its output tensor (a graph's backward needs it)
+    if create_graph or _State.hooks:
+        return _run_general(tensors, grads, retain_graph, create_graph)
     pending = {}  # node -> gradient of its output, summed over its consumers so far
     # The pending node created last runs next. It is kept in ``top``, the others in a heap of
     # (-seq, node): on a chain, the common case, the heap stays empty.
     top = None
     heap = []
-    hooked = _State.hooks
-    leaves = _LeafHooks(tensors) if hooked and capture is None else None
     for t, g in zip(tensors, grads):
         fn = t.grad_fn
-        if graph:
-            outs.setdefault(fn, t)
         if fn is None:
-            _deliver(t, g, True, capture, graph, leaves)
+            _deliver(t, g, True, None, False, None)
         elif fn in pending:
             pending[fn] = pending[fn] + g
         else:
             pending[fn] = g
             top = fn if top is None else _wait(heap, top, fn)
     anomaly = _State.anomaly
-    mutated = _State.mutated  # nodes made before this saw no in-place change since
-    watch = capture is not None or _State.retains or hooked  # is any node's own gradient wanted?
-    prev_mode = _set(True) if graph else None  # a graph's backward is recorded, else not needed
+    retains = _State.retains  # does any tensor retain its gradient?
+    mutated = versions.latest  # nodes made after this saw no in-place change since
+    older = False  # is this node older than that change? (then so are all that follow it)
+    while top is not None:
+        node = top
+        top = heappop(heap)[1] if heap else None
+        grad_output = pending.pop(node)
+        if retains:
+            grad_output = _watch(node, grad_output, None, False)
+        # made before the latest in-place change? Then check what it saved, and follow its
+        # inputs back to the history it saw (below): nodes made since need neither
+        if node.seq < mutated:
+            older = True
+            _check_versions(node, None)
+        try:
+            in_grads = node.backward(node, grad_output)  # a Function of yours: see _apply_tensors
+        except SavedFreedError as err:
+            raise SavedFreedError(f"{node.name()}: {err}") from None
+        inputs = node.inputs
+        single = type(in_grads) is not tuple  # one gradient, for a one-input op
+        if len(inputs) != 1 if single else len(in_grads) != len(inputs):
+            _count_error(node, in_grads, single)
+        if anomaly:
+            from .anomaly import check_backward
+            check_backward(node, (in_grads,) if single else in_grads)
+        if not retain_graph:
+            node.saved = FREED
+        if single:
+            t = inputs[0]
+            fn = t.grad_fn
+            if fn is not None and in_grads is not None:  # a chain, the common case: the loop
+                g = in_grads                              # below, inlined for one edge
+                data = t.data
+                if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                    g = _conform(g, data, node)
+                if older and fn.seq > node.seq:  # t was changed in place since: the history
+                    fn = history_at(fn, node.seq)          # node saw
+                if fn in pending:
+                    pending[fn] = pending[fn] + g
+                else:
+                    pending[fn] = g
+                    top = fn if top is None else _wait(heap, top, fn)
+                continue
+            edges = ((t, in_grads, True),)
+        else:
+            edges = zip(inputs, in_grads, node.needs_input_grad)
+        previous = None
+        for t, g, need in edges:
+            if g is None or not need:
+                continue
+            data = t.data
+            if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                g = _conform(g, data, node)
+            fn = t.grad_fn
+            if fn is not None:  # an op made t: its node runs when all its gradient is in
+                if older and fn.seq > node.seq:
+                    fn = history_at(fn, node.seq)
+                if fn in pending:
+                    pending[fn] = pending[fn] + g
+                else:
+                    pending[fn] = g
+                    top = fn if top is None else _wait(heap, top, fn)
+            elif t._grad is not None:  # a leaf: accumulate
+                t._grad.data += g
+            else:  # a leaf's first gradient: _deliver's last lines, inlined (once per leaf)
+                grad = _new(Tensor)
+                # a copy where g may be shared (a view, another edge's, or the incoming one):
+                # .grad owns its array
+                grad.data = (g.copy() if g is grad_output or g.base is not None or g is previous
+                             or len(inputs) > 2 else g)
+                grad._grad = grad.grad_fn = None
+                grad.requires_grad = False
+                t._grad = grad
+            previous = g
+
+
+def _run_general(tensors, grads, retain_graph, create_graph, capture=None, needed=None):
+    """``run_backward`` for every other pass: recorded (``create_graph``: the gradients are
+    Tensors, each node's backward runs on the graph's own tensors), with hooks on tensors, or
+    for ``autograd.grad``: with ``capture`` (a dict whose keys are id(leaf) or a non-leaf's
+    ``grad_fn``) the gradients go there and no ``.grad`` is touched, and only the nodes in
+    ``needed`` run (the others only hand their gradient to ``capture``)."""
+    graph = create_graph
+    outs = {} if graph else None  # node -> its output tensor (a recorded backward needs it)
+    pending, heap, top = {}, [], None
+    leaves = _LeafHooks(tensors) if _State.hooks and capture is None else None
+
+    def push(t, g, node):  # gradient g flows into tensor t (from ``node``, None for a root)
+        nonlocal top
+        fn = t.grad_fn
+        if fn is None:
+            _deliver(t, g, True, capture, graph, leaves)
+            return
+        if node is not None and fn.seq > node.seq:
+            fn = history_at(fn, node.seq)
+        if graph:
+            outs.setdefault(fn, t)
+        if fn in pending:
+            pending[fn] = pending[fn] + g
+        else:
+            pending[fn] = g
+            top = fn if top is None else _wait(heap, top, fn)
+
+    for t, g in zip(tensors, grads):
+        push(t, g, None)
+    mutated = versions.latest
+    prev_mode = _set(True) if graph else None  # a recorded backward records, else nothing does
     try:
         while top is not None:
             node = top
             top = heappop(heap)[1] if heap else None
-            grad_output = pending.pop(node)
-            if watch:
-                grad_output = _watch(node, grad_output, capture, graph)
-                if needed is not None and node not in needed:
-                    continue
+            grad_output = _watch(node, pending.pop(node), capture, graph)
+            if needed is not None and node not in needed:
+                continue
             if node.seq < mutated:
                 _check_versions(node, outs)
             try:
                 if graph:
                     in_grads = _graph_backward(node, grad_output, outs.get(node))
-                elif node.tensors:
-                    in_grads = backward_arrays(node, grad_output)
                 else:
                     in_grads = node.backward(node, grad_output)
             except SavedFreedError as err:
                 raise SavedFreedError(f"{node.name()}: {err}") from None
-            inputs = node.inputs
-            single = type(in_grads) is not tuple  # one gradient, for a one-input op
-            if len(inputs) != 1 if single else len(in_grads) != len(inputs):
-                got = 1 if single else len(in_grads)
-                raise RuntimeError(f"{node.name()}: backward returned {got} gradient"
-                                   f"{'' if got == 1 else 's'} but the op has {len(inputs)} inputs")
-            if anomaly:
+            single = type(in_grads) is not tuple
+            if len(node.inputs) != 1 if single else len(in_grads) != len(node.inputs):
+                _count_error(node, in_grads, single)
+            if single:
+                in_grads = (in_grads,)
+            if _State.anomaly:
                 from .anomaly import check_backward
-                check_backward(node, (in_grads,) if single else in_grads)
+                check_backward(node, in_grads)
             if not retain_graph:
                 node.saved = FREED
-            if single:
-                t = inputs[0]
-                fn = t.grad_fn
-                if fn is not None and in_grads is not None and not graph:  # a chain, the common
-                    g = in_grads                                          # case: the loop below,
-                    data = t.data                                         # inlined for one edge
-                    if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
-                        g = _conform(g, data, node)
-                    if fn.seq > node.seq:  # changed in place since: the history node saw
-                        fn = history_at(fn, node.seq)
-                    if fn in pending:
-                        pending[fn] = pending[fn] + g
-                    else:
-                        pending[fn] = g
-                        top = fn if top is None else _wait(heap, top, fn)
+            for t, g, need in zip(node.inputs, in_grads, node.needs_input_grad):
+                if not need:
                     continue
-                edges = ((t, in_grads, True),)
-            else:
-                edges = zip(inputs, in_grads, node.needs_input_grad)
-            previous = ()
-            for t, g, need in edges:
-                if g is None or not need:
-                    if need and leaves is not None:
+                if g is None:
+                    if leaves is not None:
                         leaves.arrive(t, None, node)
                     continue
-                data = t.data
-                if graph:
-                    g = _conform_graph(g, data, node)
-                elif type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
-                    g = _conform(g, data, node)
-                fn = t.grad_fn
-                if fn is not None:  # an op made t: its node runs when all its gradient is in
-                    if fn.seq > node.seq:
-                        fn = history_at(fn, node.seq)
-                    if graph:
-                        outs.setdefault(fn, t)
-                    if fn in pending:
-                        pending[fn] = pending[fn] + g
-                    else:
-                        pending[fn] = g
-                        top = fn if top is None else _wait(heap, top, fn)
-                elif capture is not None:
-                    _deliver(t, g, True, capture, graph, None)
-                elif leaves is not None and leaves.arrive(t, g, node):
-                    pass  # a leaf with hooks: delivered once all its gradient is in
-                elif graph:
-                    _deliver(t, g, True, None, True, None)
-                elif t._grad is not None:  # a leaf: accumulate
-                    t._grad.data += g
-                else:  # a leaf's first gradient: _deliver's last lines, inlined (once per leaf)
-                    grad = _new(Tensor)
-                    # a copy where g is shared (another edge's, or a view): .grad owns its array
-                    grad.data = (g.copy() if g is grad_output or g.base is not None
-                                 or any(g is p for p in previous) else g)
-                    grad._grad = grad.grad_fn = None
-                    grad.requires_grad = False
-                    t._grad = grad
-                previous += (g,)
+                push(t, _conform_graph(g, t.data, node) if graph else _conform(g, t.data, node),
+                     node)
         if leaves is not None:
             leaves.finish()
     finally:
         if graph:
             _set(prev_mode)
+
+
+def _count_error(node, in_grads, single):
+    got = 1 if single else len(in_grads)
+    raise RuntimeError(f"{node.name()}: backward returned {got} gradient{'' if got == 1 else 's'} "
+                       f"but the op has {len(node.inputs)} inputs")
 
 
 def _wait(heap, top, fn):
@@ -214,6 +267,8 @@ def _check_versions(node, outs):
 
 def _conform(g, data, node) -> np.ndarray:
     """A gradient as an array of its input's shape (summing broadcast axes) and dtype."""
+    if type(g) is np.ndarray and g.shape == data.shape and g.dtype is data.dtype:
+        return g
     if type(g) is not np.ndarray:
         g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=data.dtype)
     if g.shape != data.shape:
@@ -338,7 +393,7 @@ def _graph_backward(node, grad_output, out):
         return _composite_backward(node, grad_output)
     node.saved = _unpack(node, saved, out)
     try:
-        return node.backward(node, grad_output)
+        return cls.backward(node, grad_output)
     finally:
         node.saved = saved
 
@@ -372,7 +427,7 @@ def _composite_backward(node, grad_output):
     keys = [_key(inputs[i]) for i in wanted]
     capture = dict.fromkeys(keys)
     needed = _needed([y], set(keys), floor)
-    run_backward((y,), (grad_output,), True, True, capture, needed)
+    _run_general((y,), (grad_output,), True, True, capture, needed)
     grads = [None] * len(inputs)
     for i, k in zip(wanted, keys):
         grads[i] = capture[k]
@@ -382,8 +437,7 @@ def _composite_backward(node, grad_output):
 def _once(node, grad_output):
     """A backward marked ``once_differentiable``: run on arrays; the results get a node that
     raises if anyone differentiates through it (PyTorch's DelayedError)."""
-    node_grads = (backward_arrays(node, grad_output.data) if node.tensors
-                  else node.backward(node, grad_output.data))
+    node_grads = node.backward(node, grad_output.data)  # arrays in, arrays out
     single = type(node_grads) is not tuple
     grads = (node_grads,) if single else node_grads
     wrapped = tuple(None if g is None else _DelayedError.apply(grad_output, g) for g in grads)
@@ -463,12 +517,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     ``grad_tensors``), as ``torch.autograd.backward``. With ``create_graph=True`` the backward
     pass is recorded, so ``.grad`` can be differentiated again; ``inputs``: accumulate into
     these tensors' ``.grad`` only (leaves or not)."""
-    if retain_graph is None:
-        retain_graph = create_graph
-    if (grad_tensors is None and not isinstance(tensors, (list, tuple)) and not create_graph
-            and inputs is None):  # loss.backward()
+    if (grad_tensors is None and inputs is None and not create_graph
+            and not isinstance(tensors, (list, tuple))):  # loss.backward()
         run_backward((tensors,), (_seed(tensors, None, "backward", False),), bool(retain_graph))
         return
+    if retain_graph is None:
+        retain_graph = create_graph
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
     if len(grads) != len(tensors):
@@ -485,7 +539,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             raise RuntimeError(f"backward: input {i} of inputs= does not require grad")
     keys = [_key(t) for t in inputs]
     capture = dict.fromkeys(keys)
-    run_backward(tensors, seeds, bool(retain_graph), create_graph, capture,
+    _run_general(tensors, seeds, bool(retain_graph), create_graph, capture,
                  _needed(tensors, set(keys)))
     for t, k in zip(inputs, keys):
         if capture[k] is not None:
@@ -518,7 +572,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     seeds = [_seed(t, g, "grad", create_graph) for t, g in zip(outputs, grads)]
     keys = [_key(t) for t in inputs]
     capture = dict.fromkeys(keys)
-    run_backward(outputs, seeds, bool(retain_graph), create_graph, capture,
+    _run_general(outputs, seeds, bool(retain_graph), create_graph, capture,
                  _needed(outputs, set(keys)))
     result = []
     for i, (t, k) in enumerate(zip(inputs, keys)):
@@ -537,8 +591,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-from .function import FREED, SavedFreedError, _DelayedError, backward_arrays, _next_seq  # noqa: E402
+from .function import FREED, SavedFreedError, _DelayedError, _next_seq  # noqa: E402
 from .hooks import hooks_of, run_grad_hooks  # noqa: E402
 from .inplace import history_at  # noqa: E402
+from . import versions  # noqa: E402
 from .versions import check_saved  # noqa: E402
 from ..tensor import Tensor, _make, _new  # noqa: E402

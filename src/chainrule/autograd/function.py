@@ -17,12 +17,8 @@ import itertools
 
 import numpy as np
 
-import weakref
-
 from ..dtypes import _Default
 from .grad_mode import _State, _local, no_grad, recording
-
-_inference = weakref.WeakSet()  # tensors made in inference_mode
 
 
 class SavedFreedError(RuntimeError):
@@ -227,19 +223,15 @@ class Function:
             raise _shape_error(cls, _values(_args(a, b, rest)), err) from None
         if type(out) is not _ndarray or (out.dtype is _F64 and cls.torch_promotion):
             out = _converted(cls, ctx, out, a, b, rest, record)
-        if record and _State.inference_made:
-            _check_inference(ctx)
         if _State.anomaly:
             _anomaly.check_forward(cls, out)
             if record:
                 _anomaly.remember_stack(ctx)
         t = _new(Tensor)  # what _make does, inlined: this runs once per op
         t.data = out
-        t.grad = None
+        t._grad = None
         t.grad_fn = ctx if record else None
         t.requires_grad = record
-        if not _State.grad_enabled and _local.inference:
-            _inference.add(t)
         return t
 
 
@@ -267,6 +259,9 @@ def _apply_tensors(cls, *args, **kwargs):
     ctx.saved = ()
     if record:
         ctx.seq = _next_seq()
+        # what an ordinary backward pass calls (node.backward): the class's backward, with
+        # arrays wrapped as Tensors and back; create_graph calls type(node).backward itself
+        ctx.backward = backward_arrays
         if kwargs:
             ctx.kwargs = kwargs
     with no_grad():
@@ -278,11 +273,9 @@ def _apply_tensors(cls, *args, **kwargs):
     data = out.data if isinstance(out, Tensor) else np.asarray(out)
     if record and ctx.__dict__.get("_non_differentiable"):
         record = False
-    if record and _State.inference_made:
-        _check_inference(ctx)
     t = _new(Tensor)
     t.data = data
-    t.grad = None
+    t._grad = None
     t.grad_fn = ctx if record else None
     t.requires_grad = record
     if record and _State.anomaly:
@@ -294,7 +287,7 @@ def backward_arrays(node, grad_output):
     """A Function of yours in an ordinary backward pass: its backward gets and returns Tensors
     and runs with grad mode off; the engine gets arrays back."""
     with no_grad():
-        grads = node.backward(node, _wrap(grad_output))
+        grads = type(node).backward(node, _wrap(grad_output))
     if isinstance(grads, (tuple, list)):
         return tuple(g.data if isinstance(g, Tensor) else g for g in grads)
     return grads.data if isinstance(grads, Tensor) else grads
@@ -303,20 +296,9 @@ def backward_arrays(node, grad_output):
 def _wrap(a):
     t = _new(Tensor)
     t.data = a
-    t.grad = t.grad_fn = None
+    t._grad = t.grad_fn = None
     t.requires_grad = False
     return t
-
-
-def _check_inference(ctx):
-    """PyTorch's rule: a tensor made in inference_mode cannot be saved for backward."""
-    saved = getattr(ctx, "saved", ())
-    for x in ctx.inputs:
-        if isinstance(x, Tensor) and x in _inference:
-            if any(getattr(s, "data", s) is x.data for s in saved):
-                raise RuntimeError(f"{ctx.op_name()}: Inference tensors cannot be saved for "
-                                   "backward. To work around you can make a clone to get a normal "
-                                   "tensor and use it in autograd.")
 
 
 def once_differentiable(backward):

@@ -15,14 +15,13 @@ import threading
 
 
 class _State:
-    """Switches read on every op (class attributes: one lookup, no call)."""
+    """Switches read on every op (class attributes: one lookup, no call). They change rarely:
+    writing a class attribute empties Python's lookup caches for the class."""
 
     grad_enabled = True  # True while no thread has grad mode off (then no thread-local lookup)
     anomaly = False
     retains = False  # has any tensor called retain_grad()? (the engine skips the check until then)
     hooks = False  # has any tensor registered a hook? (likewise)
-    mutated = -1  # creation number (seq) of the latest in-place change to a tensor's memory
-    inference_made = False  # has any inference tensor been made? (ops check their inputs then)
 
 
 class _Local(threading.local):
@@ -158,11 +157,12 @@ class set_grad_enabled(_GradMode):
 
 
 class inference_mode(_GradMode):
-    """``no_grad`` for code that will never need gradients (PyTorch's ``inference_mode``).
+    """``no_grad`` for code that will never need gradients (PyTorch's ``inference_mode``):
+    inside, no graph is recorded. ``inference_mode(False)`` switches it off inside.
 
-    Inside, no graph is recorded and tensors made are *inference tensors*
-    (``t.is_inference()``): using one later in an op that records a graph raises, since its
-    values were never tracked. ``inference_mode(False)`` switches it off inside."""
+    PyTorch also marks the tensors made inside as *inference tensors*, which autograd refuses
+    later, because it does not count their in-place changes. chainrule counts the changes of
+    every array (``autograd/versions.py``), so its tensors made here are ordinary tensors."""
 
     def __new__(cls, mode=True):
         if callable(mode):  # @inference_mode without parentheses

@@ -9,30 +9,33 @@ and ``detach()`` share. Each change is stamped with the creation counter that nu
 raise PyTorch's error instead of using them.
 
 Nothing is recorded when an op is made: the engine looks only at nodes older than the latest
-in-place change (``_State.mutated``), which in a training loop is none of them.
+in-place change (``latest``), which in a training loop is none of them.
 """
 
 from __future__ import annotations
 
 import weakref
 from bisect import bisect_left
+from collections import deque
 
 import numpy as np
 
-from .grad_mode import _State
 
 _ndarray = np.ndarray
-_KEEP = 1024  # change stamps kept per memory block (older ones are only counted)
+_KEEP = 1024  # change stamps kept per memory block (older changes are only counted)
 
-# id(owner) -> [weakref to the owning array, version, stamps of the recent changes, older count]
+# id(owner) -> [weakref to the owning array, version, stamps of the recent changes]
 _blocks: dict = {}
+latest = -1  # the stamp (a node creation number, seq) of the latest change to any memory
 
 
 def _owner(a: np.ndarray) -> np.ndarray:
     """The array that owns ``a``'s memory (``a`` itself if it is not a view)."""
     while True:
         b = a.base
-        if type(b) is not _ndarray and not isinstance(b, _ndarray):
+        if b is None:
+            return a
+        if not isinstance(b, _ndarray):
             b = getattr(b, "base", None)  # as_strided's views hang off a helper object
             if not isinstance(b, _ndarray):
                 return a
@@ -47,23 +50,20 @@ def _forget(key):
     return callback
 
 
-def bump(array) -> None:
-    """Count one in-place change of ``array``'s memory."""
-    if not isinstance(array, _ndarray):
-        return
-    owner = _owner(array)
+def _block(owner):
     key = id(owner)
-    block = _blocks.get(key)
-    if block is None or block[0]() is not owner:
-        block = _blocks[key] = [weakref.ref(owner, _forget(key)), 0, [], 0]
+    block = _blocks[key] = [weakref.ref(owner, _forget(key)), 0, deque(maxlen=_KEEP)]
+    return block
+
+
+def bump(array) -> None:
+    """Count one in-place change of ``array``'s memory (an ndarray). (A block found under the
+    owner's id is the owner's: the block goes when its owner does, before the id can be reused.)"""
+    global latest
+    owner = array if array.base is None else _owner(array)
+    block = _blocks.get(id(owner)) or _block(owner)
     block[1] += 1
-    seq = _next_seq()
-    stamps = block[2]
-    stamps.append(seq)
-    if len(stamps) > 2 * _KEEP:
-        block[3] += len(stamps) - _KEEP
-        del stamps[:-_KEEP]
-    _State.mutated = seq
+    block[2].append(latest := _next_seq())
 
 
 def version(array) -> int:
@@ -72,16 +72,17 @@ def version(array) -> int:
         return 0
     owner = _owner(array)
     block = _blocks.get(id(owner))
-    return block[1] if block is not None and block[0]() is owner else 0
+    return block[1] if block is not None else 0
 
 
 def _changed_since(array, seq):
     """(version now, version when node ``seq`` was made) if ``array`` changed after it, else None."""
     owner = _owner(array)
     block = _blocks.get(id(owner))
-    if block is None or block[0]() is not owner or not block[2] or block[2][-1] < seq:
+    if block is None or not block[2] or block[2][-1] < seq:
         return None
-    return block[1], block[3] + bisect_left(block[2], seq)
+    stamps = block[2]
+    return block[1], block[1] - len(stamps) + bisect_left(stamps, seq)
 
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",

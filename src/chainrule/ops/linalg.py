@@ -6,6 +6,8 @@ import numpy as np
 
 from ..autograd.function import Function
 
+_ndarray = np.ndarray
+
 
 class MatMul(Function):
     """Y = A @ B;  dL/dA = dL/dY @ Bᵀ,  dL/dB = Aᵀ @ dL/dY  (batch axes summed by the engine)"""
@@ -37,7 +39,9 @@ class MatMul(Function):
         if a.ndim == 1 and b.ndim == 1:
             return grad_output * b, grad_output * a
         if a.ndim == 2 and b.ndim == 1:  # matrix @ vector: y_i = Σ_j a_ij b_j
-            return (grad_output[:, None] * b if need[0] else None), (_dot(grad_output, a) if need[1] else None)
+            return ((grad_output[:, None] * b if need[0] else None),
+                    (grad_output.dot(a) if type(a) is _ndarray else grad_output @ a)  # _dot, inlined
+                    if need[1] else None)
         if a.ndim == 1 and b.ndim == 2:  # vector @ matrix: y_j = Σ_i a_i b_ij
             return (_dot(b, grad_output) if need[0] else None), (a[:, None] * grad_output if need[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a
@@ -61,8 +65,9 @@ class MatMul(Function):
 
 def _dot(a, b):
     """a @ b for 1-D and 2-D operands: NumPy's ``dot`` on arrays (cheaper per call than ``@``),
-    the recorded matmul on Tensors."""
-    return a.dot(b) if type(a) is np.ndarray and type(b) is np.ndarray else a @ b
+    the recorded matmul on Tensors. (A backward gets all arrays, or all Tensors: the engine
+    hands a recorded backward its saved inputs as Tensors.)"""
+    return a.dot(b) if type(a) is _ndarray else a @ b
 
 
 def matmul(a, b):

@@ -13,6 +13,7 @@ from ..autograd.function import Function
 from ..dtypes import _ARRAY_OUT, ONE
 
 _add_reduce = np.add.reduce
+_ndarray = np.ndarray
 
 
 def _axes(dim, ndim, op):
@@ -73,7 +74,7 @@ class Sum(Function):
         inputs = ctx.inputs
         shape = inputs[0].data.shape
         if len(inputs) == 1:  # a sum of everything: grad_output is 0-d
-            if type(grad_output) is np.ndarray and grad_output.size == math.prod(shape):
+            if type(grad_output) is _ndarray and grad_output.size == math.prod(shape):
                 return grad_output.reshape(shape)  # _expand's first case, inlined
             return _expand(grad_output, shape, (), True)
         return _expand(grad_output, shape, ctx.axes, ctx.keepdim), None, None

@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..autograd.versions import bump
 from .optimizer import Optimizer
 from ..tensor import _make
 
@@ -61,9 +62,9 @@ class Adagrad(Optimizer):
             lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
             weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
-                param, g = p.data, p.grad.data
+                param, g = p.data, p._grad.data
                 state = self.state[p]
                 if not state:  # a group added after construction
                     self._init_state(p)
@@ -83,4 +84,5 @@ class Adagrad(Optimizer):
                 t1 += eps
                 np.multiply(g, -clr, out=t0)
                 param += np.divide(t0, t1, out=t0)
+                bump(param)
         return loss

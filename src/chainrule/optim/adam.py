@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..autograd.versions import bump
 from .optimizer import Optimizer, _zeros_state
 
 
@@ -62,9 +63,9 @@ class Adam(Optimizer):
             decoupled = group["decoupled_weight_decay"]
             w1, w2 = 1.0 - beta1, 1.0 - beta2
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
-                param, g = p.data, p.grad.data
+                param, g = p.data, p._grad.data
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -107,6 +108,7 @@ class Adam(Optimizer):
                 t1 += eps
                 np.multiply(m, -step_size, out=t0)
                 param += np.divide(t0, t1, out=t0)
+                bump(param)
         return loss
 
 

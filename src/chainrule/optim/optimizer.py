@@ -146,10 +146,10 @@ class Optimizer:
         """Forget the gradients: set every ``.grad`` to None (default), or fill it with zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                g = p.grad
+                g = p._grad
                 if g is not None:
                     if set_to_none:
-                        p.grad = None
+                        p._grad = None
                     else:
                         g.grad_fn = None
                         g.requires_grad = False

@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..autograd.versions import bump
 from .optimizer import Optimizer, _zeros_state
 
 
@@ -56,9 +57,9 @@ class RMSprop(Optimizer):
             centered, maximize = group["centered"], group["maximize"]
             w = 1.0 - alpha
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
-                param, g = p.data, p.grad.data
+                param, g = p.data, p._grad.data
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -104,4 +105,5 @@ class RMSprop(Optimizer):
                 else:
                     np.multiply(g, -lr, out=t0)
                     param += np.divide(t0, t1, out=t0)
+                bump(param)
         return loss

@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..autograd.versions import bump
 from .optimizer import Optimizer
 from ..tensor import _make
 
@@ -54,9 +55,9 @@ class SGD(Optimizer):
                 continue
             scale = None  # plain SGD, the common case: p -= lr * grad
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
-                param, g = p.data, p.grad.data
+                param, g = p.data, p._grad.data
                 if scale is None or scale.dtype is not param.dtype:
                     last = self._last_scale  # the last step's, if lr and dtype are the same
                     if last[1] is param.dtype and last[0] == lr and lr:  # (not ±0.0: its sign)
@@ -68,6 +69,7 @@ class SGD(Optimizer):
                     param += g * scale
                 else:
                     param += np.multiply(g, scale, out=self._workspace(param)[0])
+                bump(param)  # a graph that saved the old weights now refuses to backward
         return loss
 
     def _step_group(self, group: dict, lr: float) -> None:
@@ -78,9 +80,9 @@ class SGD(Optimizer):
         weight_decay = float(group["weight_decay"])
         nesterov, maximize = group["nesterov"], group["maximize"]
         for p in group["params"]:
-            if p.grad is None:
+            if p._grad is None:
                 continue
-            param, g = p.data, p.grad.data
+            param, g = p.data, p._grad.data
             t0, t1 = workspace(param)
             if weight_decay != 0:
                 np.multiply(param, weight_decay, out=t0)
@@ -106,6 +108,7 @@ class SGD(Optimizer):
                 else:
                     g = buf
             param += np.multiply(g, -lr, out=t0)
+            bump(param)
 
 
 def _scale(value: float, dtype: np.dtype) -> np.ndarray:
