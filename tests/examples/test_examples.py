@@ -161,8 +161,9 @@ def test_xor_loss_falls_monotonically_and_predictions_approach_the_targets(tmp_p
 # -- running them ---------------------------------------------------------------------------------
 
 def test_every_demo_has_an_example_script():
-    assert sorted(DEMOS) == ["bp-2-2-1", "linear-regression", "linear-relu-linear-mse",
-                             "mnist-tanh-softmax", "sigmoid-graph", "xor-sigmoid"]
+    assert sorted(DEMOS) == ["bp-2-2-1", "gradient-penalty", "jacobians", "linear-regression",
+                             "linear-relu-linear-mse", "mnist-tanh-softmax", "newton",
+                             "sigmoid-graph", "xor-sigmoid"]
     for name, (module, about) in DEMOS.items():
         assert (ROOT / "examples" / f"{module}.py").exists() and about
 

@@ -25,6 +25,12 @@ DEMOS = {
                     "predictions approach 0 1 1 0"),
     "mnist-tanh-softmax": ("mnist_tanh_softmax", "softmax(tanh(x·W0 + b0)·W1 + b1) on real MNIST: "
                            "squared loss against cross-entropy"),
+    "jacobians": ("jacobians", "tanh's and softmax's Jacobians by autograd and by formula; their "
+                  "product is backprop"),
+    "newton": ("newton", "least squares in one Newton step: the Hessian AᵀA by differentiating "
+               "the gradient"),
+    "gradient-penalty": ("gradient_penalty", "a WGAN-GP critic: a conv net trained on ‖∇ₓD‖, a "
+                         "gradient of a gradient"),
 }
 
 
