@@ -3,6 +3,10 @@
 ``check_graph`` and ``cr.viz`` use this; the engine does not. A node keeps its inputs (so their
 forward values survive backward) but backward frees what the node saved, so to see a node's
 backward again we re-run its forward on its inputs' arrays with a fresh context, then its backward.
+
+Everything here passes arrays in and gets arrays back. chainrule's own ops take arrays; a
+``Function`` of yours (``type(node).tensors``) takes Tensors, so it gets its inputs and gradients
+wrapped as Tensors, runs with grad mode off and has its results unwrapped, as in the engine.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .engine import unbroadcast
+from .function import _wrap, backward_arrays
+from .grad_mode import no_grad
 
 
 class ReplayError(RuntimeError):
@@ -123,7 +129,7 @@ def replay(node, values=None, out=None, dtype=None, verify=False):
         kwargs = {k: dtype if isinstance(v, np.dtype) and v.kind == "f" else v
                   for k, v in kwargs.items()}
     try:
-        y = np.asarray(cls.forward(ctx, *values, **kwargs))
+        y = np.asarray(_forward(cls, ctx, node.inputs, values, kwargs))
     except Exception as err:
         raise ReplayError(f"{cls.op_name()}: running its forward again failed: {err}") from err
     if verify and out is not None and not _same(y, out.data):
@@ -131,6 +137,26 @@ def replay(node, values=None, out=None, dtype=None, verify=False):
                           "the graph recorded (an option of the op not kept on the node, a random "
                           "forward, or inputs changed in place since, e.g. by an optimizer step)")
     return ctx, y
+
+
+def _forward(cls, ctx, inputs, values, kwargs):
+    """``cls.forward`` on ``values``; a Function of yours gets Tensors where the node had them."""
+    if not cls.tensors:
+        return cls.forward(ctx, *values, **kwargs)
+    args = [_wrap(np.asarray(v)) if hasattr(t, "grad_fn") else v for t, v in zip(inputs, values)]
+    with no_grad():
+        y = cls.forward(ctx, *args, **kwargs)
+    return y.data if hasattr(y, "grad_fn") else y
+
+
+def gradients(node, ctx, grad_output) -> tuple:
+    """The node's backward (with context ``ctx``) on the array ``grad_output``: the gradients it
+    returned (arrays or None) as a tuple, which may not hold one per input."""
+    if type(node).tensors:
+        grads = backward_arrays(ctx, grad_output)
+    else:
+        grads = type(node).backward(ctx, grad_output)
+    return grads if type(grads) is tuple else (grads,)
 
 
 def _same(y, recorded) -> bool:
@@ -147,9 +173,7 @@ def backward(node, ctx, grad_output) -> list:
     """Call the node's backward on ``grad_output``; for each input, ``(raw, reduced)``: the
     gradient the op returned and that gradient summed to the input's shape (``None`` where no
     gradient is wanted or returned)."""
-    grads = type(node).backward(ctx, grad_output)
-    if type(grads) is not tuple:
-        grads = (grads,)
+    grads = gradients(node, ctx, grad_output)
     if len(grads) != len(node.inputs):
         raise ReplayError(f"{node.name()}: backward returned {len(grads)} gradients but the op has "
                           f"{len(node.inputs)} inputs")
