@@ -181,9 +181,11 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
         while top is not None:
             node = top
             top = heappop(heap)[1] if heap else None
-            grad_output = _watch(node, pending.pop(node), capture, graph)
-            if needed is not None and node not in needed:
-                continue
+            grad_output = pending.pop(node)
+            if node._hooks is not None or node._retained is not None or capture is not None:
+                grad_output = _watch(node, grad_output, capture, graph)
+                if needed is not None and node not in needed:
+                    continue
             if node.seq < mutated:
                 _check_versions(node, outs)
             try:
@@ -210,8 +212,14 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                     if leaves is not None:
                         leaves.arrive(t, None, node)
                     continue
-                push(t, _conform_graph(g, t.data, node) if graph else _conform(g, t.data, node),
-                     node)
+                data = t.data
+                if graph:
+                    if (not isinstance(g, Tensor) or g.data.shape != data.shape
+                            or g.data.dtype != data.dtype):
+                        g = _conform_graph(g, data, node)
+                elif type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                    g = _conform(g, data, node)
+                push(t, g, node)
         if leaves is not None:
             leaves.finish()
     finally:
@@ -311,9 +319,7 @@ def _deliver(t, g, shared, capture, graph, leaves):
         g = g.data
     if t._grad is None:
         t._grad = _make(g.copy() if shared else g, None)
-    elif t._grad.requires_grad:  # .grad came from create_graph earlier: keep it a graph
-        t._grad = t._grad.detach() + _make(g, None)
-    else:
+    else:  # in place, as PyTorch's first-order backward (also into a .grad create_graph made)
         t._grad.data += g
 
 
@@ -387,7 +393,7 @@ def _graph_backward(node, grad_output, out):
     saved = getattr(node, "saved", ())
     if saved is FREED:
         FREED._fail()
-    if getattr(cls.backward, "once_differentiable", False):
+    if cls.once_differentiable:
         return _once(node, grad_output)
     if cls.composite is not None and not cls.tensors:
         return _composite_backward(node, grad_output)
@@ -400,6 +406,8 @@ def _graph_backward(node, grad_output, out):
 
 def _unpack(node, saved, out):
     """What ``node`` saved, with each input's or output's array replaced by that tensor."""
+    if not saved:
+        return saved
     inputs = node.inputs
     unpacked = []
     for s in saved:
@@ -452,33 +460,38 @@ def _key(t):
 def _needed(roots, keys, floor=-1):
     """The nodes ``grad`` must run to reach ``keys``: those with a path to one of them. Nodes
     made before ``floor`` are not looked into (nothing below it is asked for)."""
-    leads = {}
-    stack = [(t.grad_fn, False) for t in roots if t.grad_fn is not None]
+    # every node reachable from the roots, with the nodes of its inputs (its history as it saw it)
+    edges, stack = {}, [t.grad_fn for t in roots if t.grad_fn is not None]
     while stack:
-        node, done = stack.pop()
-        if done:
-            found = False
-            for t in node.inputs:
-                fn = getattr(t, "grad_fn", None)
-                if fn is not None and fn.seq > node.seq:
-                    fn = history_at(fn, node.seq)
-                if fn is None:
-                    found = found or id(t) in keys
-                else:
-                    found = found or fn in keys or leads.get(fn, False)
-            leads[node] = found
+        node = stack.pop()
+        if node in edges:
             continue
-        if node in leads:
-            continue
-        leads[node] = False  # in progress
-        stack.append((node, True))
+        below, reach = [], False  # its inputs' nodes; does an input itself answer a key?
         for t in node.inputs:
-            fn = getattr(t, "grad_fn", None)
-            if fn is not None and fn.seq > node.seq:
+            if not isinstance(t, Tensor):
+                continue
+            fn = t.grad_fn
+            if fn is None:
+                reach = reach or id(t) in keys
+                continue
+            if fn.seq > node.seq:
                 fn = history_at(fn, node.seq)
-            if fn is not None and fn.seq >= floor and fn not in leads:
-                stack.append((fn, False))
-    return {n for n, found in leads.items() if found}
+            if fn in keys:
+                reach = True
+            if fn.seq >= floor:
+                below.append(fn)
+                stack.append(fn)
+        edges[node] = (below, reach)
+    # a node's inputs were made before it: in creation order, each node's answer is ready
+    leads = {}
+    for node in sorted(edges, key=_seq):
+        below, reach = edges[node]
+        leads[node] = reach or any(leads.get(fn, False) for fn in below)
+    return {node for node, found in leads.items() if found}
+
+
+def _seq(node):
+    return node.seq
 
 
 # -- the two entry points --------------------------------------------------------------------------
@@ -587,7 +600,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(g if isinstance(g, Tensor) else _make(np.asarray(g), None))
         else:
             g = g.data if isinstance(g, Tensor) else g
-            result.append(_make(np.array(g, dtype=t.dtype), None))
+            # a copy only where the array may be shared (a view, a constant, another result's)
+            if (g.base is not None or not g.flags.writeable or g.dtype != t.dtype
+                    or any(g is r.data for r in result if r is not None)):
+                g = np.array(g, dtype=t.dtype)
+            result.append(_make(g, None))
     return tuple(result)
 
 

@@ -88,7 +88,7 @@ class Function:
     tensors = True  # forward and backward get Tensors (False for chainrule's own ops: arrays)
     composite = None  # a fused op: the same function in primitive ops, for create_graph=True
     inplace = False  # True for the node an in-place op records (its input 0 is the old value)
-    once_differentiable = False  # its backward cannot itself be differentiated
+    once_differentiable = False  # its backward cannot itself be differentiated (the decorator)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -96,6 +96,7 @@ class Function:
             cls.tensors = False
         if cls.tensors and "apply" not in cls.__dict__:
             cls.apply = classmethod(_apply_tensors)
+        cls.once_differentiable = getattr(cls.backward, "once_differentiable", False)
 
     # -- the contract --------------------------------------------------------------------------
     @staticmethod
