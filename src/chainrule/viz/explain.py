@@ -5,6 +5,10 @@
 Each step shows the node's forward formula and value, then for each input the upstream gradient,
 the local gradient and their product; where a value feeds several nodes the branches add, and
 where an input was broadcast its gradient is summed back over the broadcast axes.
+
+The graph of a gradient (``g, = autograd.grad(L, x, create_graph=True)``) is explained the same
+way, the chain rule of the chain rule: its forward pass is L's backward pass as it was recorded,
+its gradients are second derivatives (see ``recorded``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 
 from ..autograd import replay as R
 from . import notation as N
+from . import recorded
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Step:
     value: np.ndarray           # the node's forward value
     upstream: np.ndarray | None  # ∂f/∂(this output), summed over its branches
     forward_text: str = ""      # "z = h + 1 = 0.3679 + 1 = 1.3679"
+    constants: list = field(default_factory=list)  # ["c = -1  (a constant)"]: first used here
     branches: list = field(default_factory=list)  # [(consumer's name, share)] when > 1
     grads: list = field(default_factory=list)     # [GradTerm]
     text: str = ""
@@ -52,44 +58,130 @@ class Step:
 class Explanation(list):
     """The steps of the backward pass (a list of ``Step``), with ``text()`` and ``markdown()``."""
 
-    def __init__(self, steps, output_name, leaves, skipped, precision=4):
+    def __init__(self, steps, output_name, leaves, skipped, precision=4, derivative=None,
+                 one_line=None):
         super().__init__(steps)
         self.precision = precision
         self.output_name = output_name
         self.leaves = leaves    # [(name, gradient or None, [shares])]
         self.skipped = skipped  # [why] for nodes that could not be run again
+        self.derivative = derivative  # a recorded.Derivative when the output is a gradient
+        self.one_line = one_line      # the output's formula in the leaves, when it is short
 
     def text(self) -> str:
-        f = self.output_name
-        lines = ["Forward pass"] + [f"  {s.forward_text}" for s in reversed(self)]
-        lines += ["", f"Backward pass (the chain rule, from {f} back to the inputs)"]
+        f, d = self.output_name, self.derivative
+        if d is None:
+            lines = ["Forward pass"] + [f"  {s.forward_text}" for s in reversed(self)]
+            lines += ["", f"Backward pass (the chain rule, from {f} back to the inputs)"]
+        else:
+            lines = self._intro() + ["", self._forward_head()]
+            parts = self._parts()
+            for head, steps in parts:
+                pad = "    " if head else "  "
+                lines += [f"  {head}:"] if head else []
+                for s in steps:
+                    lines += [pad + c for c in s.constants] + [pad + s.forward_text]
+            if self.one_line:
+                lines.append(f"  in one line: {f} = {self.one_line}")
+            lines += ["", f"Backward pass of {f} (the chain rule through those operations, from "
+                      f"{f} back to the inputs)"]
         for s in self:
             lines += ["  " + line for line in s.text.split("\n")]
-        lines += ["", "Gradients"] + [f"  {line}" for line in self._leaf_lines()]
+        lines += ["", self._gradients_head()] + [f"  {line}" for line in self._leaf_lines()]
         lines += [f"  (not shown: {why})" for why in self.skipped]
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        lines = ["**Forward pass**", ""]
-        lines += [f"{k}. `{s.forward_text}`" for k, s in enumerate(reversed(self), 1)]
-        lines += ["", "**Backward pass**", ""]
+        f, d = self.output_name, self.derivative
+        if d is None:
+            lines, parts = ["**Forward pass**", ""], [("", list(reversed(self)))]
+        else:
+            lines, parts = [" ".join(self._intro()), "", f"**{self._forward_head()}**", ""], \
+                self._parts()
+        k = 0
+        for head, steps in parts:
+            lines += [f"*{head}:*", ""] if head else []
+            for s in steps:
+                k += 1
+                lines += [f"- `{c}`" for c in s.constants] + [f"{k}. `{s.forward_text}`"]
+            lines += [""] if head else []
+        if d is not None and self.one_line:
+            lines += ([""] if lines[-1] else []) + [f"In one line: `{f} = {self.one_line}`"]
+        if lines[-1]:
+            lines.append("")
+        lines += ["**Backward pass**" if d is None else f"**Backward pass of {f}**", ""]
         for k, s in enumerate(self, 1):
             parts = [f"`{p.strip()}`" if not p.strip().startswith("(") else f"*{p.strip()}*"
                      for p in s.text.replace(";  ", "\n").split("\n")]
             lines.append(f"{k}. " + "  \n   ".join(parts))
-        lines += ["", "**Gradients**", ""] + [f"- `{line}`" for line in self._leaf_lines()]
+        lines += ["", f"**{self._gradients_head()}**", ""]
+        lines += [f"- `{line}`" for line in self._leaf_lines()]
         return "\n".join(lines)
+
+    # -- the graph of a gradient -----------------------------------------------------------------
+    def _intro(self) -> list:
+        """What the output of a gradient's graph is, and what its gradients are."""
+        f, d = self.output_name, self.derivative
+        by = f"{d.function_name}'s backward pass" if d.function is not None else "a backward pass"
+        of = f" of {d.function_name}" if d.function is not None and d.order == 1 else ""
+        how = (f": {by} computed it, and create_graph=True recorded how" if d.direct
+               else f", which {by} computed; create_graph=True recorded how")
+        lines = [f"{d.what(f)}{how}.",
+                 f"The chain rule through that record gives the gradients of {f}: "
+                 f"{recorded.ordinal(d.order + 1)} derivatives{of}."]
+        if self and not N.is_scalar(self[0].value):
+            lines.append(f"({f} is not a scalar: its gradients here are those of Σ {f}, as "
+                         f"{f}.sum().backward() gives them.)")
+        return lines
+
+    def _forward_head(self) -> str:
+        f, d = self.output_name, self.derivative
+        if d.function is None:
+            return f"Forward pass of {f} (the operations the backward pass recorded)"
+        return f"Forward pass of {f}"
+
+    def _parts(self) -> list:
+        """[(heading, steps in forward order)] of a gradient's forward pass: in two parts when the
+        function L is known, L's own forward pass and L's backward pass as it was recorded."""
+        f, d = self.output_name, self.derivative
+        steps = list(reversed(self))
+        if d.function is None:
+            return [("", steps)]
+        L = d.function_name
+        mine = [s for s in steps if s.node in d.forward]
+        rest = [s for s in steps if s.node not in d.forward]
+        computes = f" (it computes {d.equation(f)})" if d.direct else ", and what follows it"
+        parts = [(f"{L}'s backward pass, as it was recorded{computes}", rest)]
+        if mine:
+            parts.insert(0, (f"{L}'s forward pass (the values its backward pass reuses)", mine))
+        return parts
+
+    def _second(self, name) -> str:
+        """' = ∂²L/∂x²' after ∂g/∂x, where g = ∂L/∂x is a scalar."""
+        d = self.derivative
+        if d is None or not (d.function is not None and d.direct and d.wrt and d.order == 1
+                             and self and N.is_scalar(self[0].value)):
+            return ""
+        L, x = d.function_name, N.whole(d.wrt)
+        return f" = ∂²{L}/∂{x}²" if name == d.wrt else f" = ∂²{L}/∂{N.whole(name)}∂{x}"
+
+    def _gradients_head(self) -> str:
+        d = self.derivative
+        if d is None:
+            return "Gradients"
+        return f"Gradients of {self.output_name} ({recorded.ordinal(d.order + 1)} derivatives)"
 
     def _leaf_lines(self):
         f, p = self.output_name, self.precision
         for name, g, shares in self.leaves:
+            d_f = N.partial(f, name) + self._second(name)
             if g is None:
-                yield f"∂{f}/∂{name} = unknown"
+                yield f"{d_f} = unknown"
             elif len(shares) > 1:
-                yield (f"∂{f}/∂{name} = " + " + ".join(N.array(s, p) for s in shares)
+                yield (f"{d_f} = " + " + ".join(N.array(s, p) for s in shares)
                        + f" = {N.array(g, p)}   (the sum of its {len(shares)} branches)")
             else:
-                yield f"∂{f}/∂{name} = {N.array(g, p)}"
+                yield f"{d_f} = {N.array(g, p)}"
 
     def __str__(self) -> str:
         return self.text()
@@ -115,39 +207,68 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
     The gradients are those ``output.backward()`` computes (seeded with ones), found by running
     each node's backward again: calling ``explain`` before or after ``backward`` is the same, but
     call it before an optimizer step, which changes the parameters the graph refers to.
+
+    A gradient's graph (``create_graph=True``) is told as such: its output is ``g``, a first
+    derivative; the seed of the backward pass that recorded it is written 1; its gradients are
+    second derivatives. Name the function too (``names={"x": x, "L": loss}``) to see which ops
+    were L's forward pass and which its backward pass, and the gradients of L the latter holds
+    named ``∂L/∂h``::
+
+        x = cr.tensor(2.0, requires_grad=True)
+        (g,) = cr.autograd.grad(x ** 3, x, create_graph=True)
+        cr.viz.explain(g, names={"x": x})   # g = 1 · (3 · x^2) = 12;  ∂g/∂x = 12
     """
     if format not in ("text", "markdown", "steps"):
         raise ValueError(f"explain: format must be 'text', 'markdown' or 'steps', got {format!r}")
     wrt_pairs, wanted = N.named(wrt)
-    nm = N.Names(N.named(names)[0] + wrt_pairs, output)
+    given = N.named(names)[0] + wrt_pairs
     tr = R.trace(output)
+    deriv = recorded.derivative(tr.order, output, given)
+    direct = deriv is not None and deriv.direct
+    nm = N.Names(given, output, ("g", "f", "y") if direct else ("f", "y", "L"))
     forward = list(reversed(tr.order))
     targets = None if wanted is None else {id(t) for t in wanted}
     keep = _relevant(forward, targets)
-    for node in forward:  # letters in the order the forward pass made the tensors
-        if node in keep:
-            for t in node.inputs:
-                if hasattr(t, "grad_fn"):
-                    nm(t)
-            nm(tr.made[node])
-    fmt = _Fmt(precision, nm(output))
+    fmt = _Fmt(precision, nm(output), deriv.seeds if deriv else ())
+    recorded.name_tensors(nm, tr.order, tr.made, deriv, fmt.numbers, keep)
     steps = [_step(node, tr, nm, fmt, keep, targets) for node in tr.order if node in keep]
+    if deriv is not None:
+        _constants(steps, nm, fmt, {id(t) for _, t in given})
+        for s in steps:
+            if any(id(t) in fmt.numbers for t in s.node.inputs):
+                s.forward_text += f"   ({deriv.seed_note()})"
     leaves = _leaves(forward, tr, nm, wanted)
-    out = Explanation(steps, nm(output), leaves, list(tr.skipped.values()), precision)
+    one_line = _one_line(output, tr.order, nm, fmt) if deriv is not None else None
+    out = Explanation(steps, nm(output), leaves, list(tr.skipped.values()), precision, deriv,
+                      one_line)
     if format != "steps":
         print(out.text() if format == "text" else out.markdown(), file=file or sys.stdout)
     return out
 
 
 class _Fmt:
-    def __init__(self, precision, f):
+    def __init__(self, precision, f, numbers=()):
         self.p, self.f = precision, f
+        self.numbers = set(numbers)  # ids of tensors written as their value (the seed, 1)
 
     def __call__(self, a) -> str:
         return N.array(a, self.p)
 
     def d(self, name) -> str:
-        return f"∂{self.f}/∂{name}"
+        return N.partial(self.f, name)
+
+
+def _constants(steps, nm, fmt, given):
+    """In a gradient's graph, the values of the constants a recorded backward pass made (``c =
+    -1``), each listed before the step that first uses it: those are not the caller's, so the
+    names they got say nothing."""
+    seen = set()
+    for s in reversed(steps):
+        for t in s.node.inputs:
+            if (hasattr(t, "grad_fn") and t.grad_fn is None and not t.requires_grad
+                    and id(t) not in seen | given | fmt.numbers):
+                seen.add(id(t))
+                s.constants.append(f"{nm(t)} = {fmt(t.data)}   (a constant)")
 
 
 def _relevant(forward, targets):
@@ -165,14 +286,22 @@ def _input_names(node, nm, fmt):
     names = []
     for a in node.inputs:
         if hasattr(a, "grad_fn"):
-            names.append(nm(a))
+            names.append("1" if id(a) in fmt.numbers else nm(a))  # the seed: ones
         elif isinstance(a, (bool, str, tuple, type(None), slice)):
             names.append(None)  # an option of the op, not an operand
-        elif isinstance(a, (int, float, np.number)):
-            names.append(fmt(a))
         else:
-            names.append("const")
+            names.append(_constant(a, fmt) or "const")
     return names
+
+
+def _constant(a, fmt) -> str | None:
+    """A number, or a one-element float array (``1 - y`` is written ``ONE[y.dtype] - y``), as
+    text; None for anything else."""
+    if isinstance(a, (int, float, np.number)) and not isinstance(a, bool):
+        return fmt(a)
+    if isinstance(a, np.ndarray) and a.size == 1 and a.dtype.kind == "f":
+        return fmt(a)
+    return None
 
 
 def _step(node, tr, nm, fmt, keep, targets) -> Step:
@@ -218,8 +347,8 @@ def _forward_text(node, name, formula, out, fmt) -> str:
     text = f"{name} = {formula}"
     operands = [a for a in node.inputs if hasattr(a, "grad_fn")]
     if operands and all(N.is_scalar(a.data) for a in operands) and N.op_of(node) in N.FORMULA:
-        nums = [fmt(a.data) if hasattr(a, "grad_fn") else (fmt(a) if isinstance(a, (int, float))
-                else None) for a in node.inputs]
+        nums = [fmt(a.data) if hasattr(a, "grad_fn") else _constant(a, fmt)
+                for a in node.inputs]
         with_numbers = N.formula(node, nums)
         if with_numbers not in (formula, fmt(out.data)):
             text += f" = {with_numbers}"
@@ -247,13 +376,14 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
         local = [term.local] if term.local and term.local != value else []
         if scalar:  # every number written out: -0.5344 · 0.3679
             up_value = "" if seeded else f"{fmt(up)} · "
-            chain = ([] if seeded else [f"{upstream} · ∂{y}/∂{x}"])
-            chain += [up_value + s for s in local + [value]]
+            chain = ([] if seeded else [f"{upstream} · {N.partial(y, x)}"])
+            chain += [up_value + (_factor(s) if up_value else s) for s in local + [value]]
         else:  # tensors: the rule, then the result
-            chain = [f"{upstream} ⊙ {s}" for s in [f"∂{y}/∂{x}"] + (local or [value])]
+            chain = [f"{upstream} ⊙ {_factor(s)}" for s in [N.partial(y, x)] + (local or [value])]
     elif op == "matmul":
         other = names[1 - i] or "B"
-        term.local = f"{fmt.d(y)} @ {other}ᵀ" if i == 0 else f"{other}ᵀ @ {fmt.d(y)}"
+        term.local = (f"{fmt.d(y)} @ {N.whole(other)}ᵀ" if i == 0
+                      else f"{N.whole(other)}ᵀ @ {fmt.d(y)}")
         chain = [term.local]
     elif op in ("sum", "mean"):
         n = np.size(t.data) // max(np.size(up), 1)
@@ -274,6 +404,32 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
     chain.append(fmt(share))
     term.text = lhs + " = ".join(_dedupe(chain))
     return term
+
+
+def _factor(s: str) -> str:
+    """A local derivative as a factor of a product: ``(1 - tanh²(x))``."""
+    return f"({s})" if N.compound(s) else s
+
+
+def _one_line(output, nodes, nm, fmt, limit: int = 80) -> str | None:
+    """The output's formula written out down to the leaves (``1 · (3 · x^2)``), when the graph
+    has more than one node and the formula is at most ``limit`` characters."""
+    if not 1 < len(nodes) <= 12:
+        return None
+    memo = {}
+
+    def expr(t):  # (text, precedence)
+        if t.grad_fn is None or id(t) in fmt.numbers:
+            return ("1" if id(t) in fmt.numbers else nm(t)), N.ATOM
+        if id(t) not in memo:
+            parts = [expr(a) if hasattr(a, "grad_fn") else (
+                None if isinstance(a, (bool, str, tuple, type(None), slice))
+                else _constant(a, fmt) or "const", N.ATOM) for a in t.grad_fn.inputs]
+            memo[id(t)] = N.nested(t.grad_fn, parts)
+        return memo[id(t)]
+
+    text = expr(output)[0]
+    return text if len(text) <= limit else None
 
 
 def _dedupe(parts):

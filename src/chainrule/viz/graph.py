@@ -17,6 +17,8 @@ import numpy as np
 
 from ..autograd import replay as R
 from . import notation as N
+from . import recorded
+from .recorded import ordinal
 
 VALUE_COLOR = "#2e7d32"  # forward values: green, as the classic diagrams
 GRAD_COLOR = "#c62828"   # gradients: red
@@ -105,34 +107,57 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     ``fc1.bias``) as one box named ``fc1``. Gradients of the ops are those of
     ``output.backward()`` (seeded with ones); a leaf shows its ``.grad``. Draw before an
     optimizer step: the graph refers to the live parameters, which the step changes.
+
+    A gradient's graph (``create_graph=True``) gets a legend: its output ``g`` is a first
+    derivative, the seed its backward pass started from is a box of its own, and the gradients
+    (after ``g.backward()``) are second derivatives, ∂g/∂·, on every node and leaf. Name the
+    function (``params={..., "L": loss}``) to shade L's own forward pass grey and see which
+    nodes hold a gradient of L (``∂L/∂h``).
     """
     order = R.walk(output)
     forward = list(reversed(order))
     made = R.outputs(order, output)
     pairs = N.named(params)[0]
-    names, by_name = {id(t): n for n, t in pairs}, dict(pairs)
+    given = names = {id(t): n for n, t in pairs}
+    by_name = dict(pairs)
     leaves, consumers = _leaves_and_consumers(forward)
     if output.grad_fn is None:
         leaves = [output]
+    deriv = recorded.derivative(order, output, pairs)
+    if deriv is not None:  # a gradient's graph: every tensor named, as explain names them
+        nm = N.Names(pairs, output, ("g", "f", "y") if deriv.direct else ("f", "y", "L"))
+        recorded.name_tensors(nm, order, made, deriv, deriv.seeds)
+        names = {**nm.by_id, **names}
     grads = {}
-    if show_grads and any(t.grad is not None for t in leaves):
+    # a gradient's leaves hold g's gradient, or g itself (L.backward(create_graph=True)): drawn
+    # from the trace of g's backward pass, as the ops are
+    done = [t for t in leaves if t.grad is not None
+            and (deriv is None or not (t.grad is output or t.grad.requires_grad))]
+    if show_grads and done:
         grads = R.trace(output).grad
-        grads.update({id(t): t.grad.data for t in leaves if t.grad is not None})
-    groups = _modules(forward, names, consumers) if collapse_modules else {}
+        if deriv is None:
+            grads.update({id(t): t.grad.data for t in done})
+    if collapse_modules and deriv is not None and deriv.forward:  # modules: L's forward pass
+        consumers = {k: [n for n in v if n in deriv.forward] for k, v in consumers.items()}
+    groups = _modules(forward, given, consumers) if collapse_modules else {}
     member = {node: prefix for prefix, nodes in groups.items() for node in nodes}
-    hidden = {tid for tid, n in names.items() if n.rpartition(".")[0] in groups}
+    hidden = {tid for tid, n in given.items() if n.rpartition(".")[0] in groups}
 
     def show(key, t):
         return (t.data if show_values else None), (grads.get(key) if show_grads else None)
 
     ids, lines = {}, []
+    seeds = deriv.seeds if deriv is not None else ()
     for k, t in enumerate(leaves, 1):
         if id(t) in hidden:
             continue
         ids[id(t)] = f"in{k}"
         title = names.get(id(t)) or ("leaf" if t.requires_grad else "input")
+        sub = _shape_of(t)
+        if id(t) in seeds:  # the 1 that the first backward pass started from
+            title, sub = "seed", f"∂{deriv.L}/∂{deriv.L}"
         style = "rounded,filled", "#e3f2fd" if t.requires_grad else "#f5f5f5"
-        lines.append(_node(ids[id(t)], _label(title, _shape_of(t), *show(id(t), t), precision),
+        lines.append(_node(ids[id(t)], _label(title, sub, *show(id(t), t), precision),
                            "box", *style))
     for k, node in enumerate(forward, 1):
         if node in member:
@@ -140,40 +165,65 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
         t = made[node]
         ids[node] = f"op{k}"
         constants = [None if hasattr(a, "grad_fn") else a for a in node.inputs]
-        sub = " ".join(filter(None, [names.get(id(t)), _shape_of(t)]))
+        name = names.get(id(t))
+        if node is order[0] and deriv is not None:
+            name = deriv.equation(name)
+        sub = " ".join(filter(None, [name, _shape_of(t)]))
+        fill = "#eeeeee" if deriv is not None and node in deriv.forward else "#ffffff"
         lines.append(_node(ids[node], _label(N.gate(node, constants, precision), sub,
                                              *show(node, t), precision),
-                           "ellipse" if t.numel() <= 8 else "box", "rounded,filled", "#ffffff",
+                           "ellipse" if t.numel() <= 8 else "box", "rounded,filled", fill,
                            root=node is order[0]))
     for k, (prefix, nodes) in enumerate(groups.items(), 1):
         last = [n for n in forward if n in nodes][-1]
         ids[prefix] = f"mod{k}"
         inside = ", ".join(f"{n.rpartition('.')[2]} {N.shape(by_name[n].shape)}"
-                           for n in names.values() if n.rpartition(".")[0] == prefix)
+                           for n in given.values() if n.rpartition(".")[0] == prefix)
         lines.append(_node(ids[prefix], _label(prefix, inside, *show(last, made[last]), precision),
                            "box", "rounded,filled", "#fff8e1", root=last is order[0]))
 
     def rep(t):
-        if t.grad_fn is None:
-            return ids.get(id(t))
+        if t.grad_fn is None:  # a parameter drawn inside its module's box: that box
+            return ids.get(id(t)) if id(t) not in hidden else ids[given[id(t)].rpartition(".")[0]]
         return ids[member[t.grad_fn]] if t.grad_fn in member else ids[t.grad_fn]
 
-    edges = {}  # (from, to) -> None: ordered, without repeats
+    edges = {}  # (from, to, k) -> None: ordered, without repeats
     for node in forward:
         dst = ids[member[node]] if node in member else ids[node]
+        uses = {}
         for t in node.inputs:
             if hasattr(t, "grad_fn"):
                 src = rep(t)
                 if src is not None and src != dst:
-                    edges[src, dst] = None
-    lines += [f"  {a} -> {b};" for a, b in edges]
+                    k = uses[id(t)] = uses.get(id(t), -1) + 1  # y · y: two edges from y
+                    edges[src, dst, 0 if node in member else k] = None
+    lines += [f"  {a} -> {b};" for a, b, _ in edges]
     # left to right like a circuit for scalars and short chains; top-down for a network
     scalars = all(t.numel() <= 8 for t in list(made.values()) + leaves)
-    rankdir = rankdir or ("LR" if scalars or len(ids) <= 6 else "TB")
+    short = len(ids) <= 6
+    rankdir = rankdir or ("LR" if short or scalars and deriv is None else "TB")
     head = ["digraph chainrule {", f"  rankdir={rankdir};",
             '  node [fontname="Helvetica", fontsize=11, margin="0.08,0.04"];',
             '  edge [color="#757575", arrowsize=0.7];']
+    if deriv is not None:
+        head.append(_caption(deriv, names.get(id(output)), bool(grads)))
     return Graph("\n".join(head + lines + ["}"]) + "\n")
+
+
+def _caption(d, f, grads) -> str:
+    """The legend of a gradient's graph: what its output is, its parts, its colours."""
+    L = d.L
+    by = f"{L}'s backward pass" if d.function is not None else "a backward pass"
+    rows = [f"{d.what(f)}: the graph that {by} recorded (create_graph=True)."]
+    if d.forward:
+        rows.append(f"Grey: {L}'s forward pass. White: its backward pass."
+                    + (f" ∂{L}/∂h: a gradient of {L} it holds." if d.grads else ""))
+    second = ordinal(d.order + 1)
+    rows.append(f"Green: values. Red: ∂{f}/∂· ({second} derivatives)"
+                + ("" if grads else f", after {f}.backward()") + ".")
+    text = "<BR/>".join(_esc(r) for r in rows)
+    return (f'  graph [label=<<FONT POINT-SIZE="10" COLOR="#424242">{text}</FONT>>, '
+            'labelloc=b, fontname="Helvetica"];')
 
 
 def _leaves_and_consumers(forward):

@@ -79,16 +79,51 @@ def rule(node) -> str | None:
     return " ".join(doc.strip().split("\n\n")[0].split()) if doc else None
 
 
-def formula(node, names: list) -> str:
-    """``h + 1``: the node's forward formula in its inputs' names."""
+def formula(node, names: list, bare: bool = False) -> str:
+    """``h + 1``: the node's forward formula in its inputs' names (``bare``: the names are put in
+    as they are, the caller parenthesised them)."""
     op = op_of(node)
     tensors = [n for n in names if n is not None]
     if op in ("sum", "mean") and _partial(node):
         dims = node.inputs[1]
         return f"{op}({names[0]}, dim={dims[0] if len(dims) == 1 else tuple(dims)})"
-    if op in FORMULA and FORMULA[op].count("{1}") <= len(names) - 1:
-        return _fill(FORMULA[op], names)
+    if _templated(node, names):
+        return _fill(FORMULA[op], names, bare)
     return f"{op}({', '.join(tensors)})"
+
+
+def _templated(node, names) -> bool:
+    op = op_of(node)
+    return (op in FORMULA and FORMULA[op].count("{1}") <= len(names) - 1
+            and not (op in ("sum", "mean") and _partial(node)))
+
+
+# how tightly an op's formula binds its operands: a · (b + c), a - (b - c); others are atoms
+PRECEDENCE = {"add": 1, "sub": 1, "sum": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 2,
+              "pow": 3}
+ATOM = 9
+
+
+def nested(node, parts: list) -> tuple:
+    """``formula`` with formulas for operands: ``parts[k]`` is ``(text, precedence)`` of input k
+    (``(None, ATOM)`` for an option); returns ``(text, precedence)``, the operands parenthesised
+    where the order of operations needs it, read left to right: ``1 · (3 · x^2)`` (the graph's
+    grouping), ``1 - tanh(x) · tanh(x)``."""
+    op = op_of(node)
+    if op in ("clone", "to"):  # a copy, a cast: the same formula
+        return parts[0]
+    if not _templated(node, [t for t, _ in parts]):
+        return formula(node, [t for t, _ in parts]), ATOM
+    mine = PRECEDENCE.get(op, ATOM)
+    template = FORMULA[op]
+    names = []
+    for k, (text, p) in enumerate(parts):
+        inside = f"({{{k}}})" in template  # the template parenthesises it already
+        right = k == 1  # written left to right: a · (b · c) keeps the graph's grouping
+        if text is not None and not inside and (p < mine or p == mine and (right or op == "pow")):
+            text = f"({text})"
+        names.append(text)
+    return formula(node, names, bare=True), mine
 
 
 def _partial(node) -> bool:
@@ -101,7 +136,7 @@ def local(node, i: int, names: list) -> str | None:
     """``exp(e)``: ∂(node's output)/∂(input i) as a formula, where the op has a simple one."""
     op = op_of(node)
     if op == "pow" and i == 0 and _is_number(names[1]):
-        p, x = float(names[1]), _wrap(names[0])
+        p, x = float(names[1]), wrap(names[0])
         return f"2·{x}" if p == 2 else f"{number(p)}·{x}^{number(p - 1)}"
     rules = LOCAL.get(op)
     if rules is None or i >= len(rules):
@@ -109,10 +144,17 @@ def local(node, i: int, names: list) -> str | None:
     return _fill(rules[i], names)
 
 
-def _fill(template: str, names: list) -> str:
-    """Put the names into the template, parenthesised unless the template already does."""
+def _fill(template: str, names: list, bare: bool = False) -> str:
+    """Put the names into the template, parenthesised unless the template already does (or,
+    ``bare``, unless the caller did: then only negative numbers are)."""
     for k, n in enumerate(names):
-        template = template.replace(f"({{{k}}})", f"({n})").replace(f"{{{k}}}", _wrap(n))
+        if n is None and f"{{{k}}}" not in template:
+            continue
+        if bare:
+            put = f"({n})" if _is_number(n) and float(n) < 0 else n or "?"
+        else:
+            put = wrap(n)
+        template = template.replace(f"({{{k}}})", f"({n})").replace(f"{{{k}}}", put)
     return template
 
 
@@ -142,27 +184,47 @@ def _is_number(s) -> bool:
         return False
 
 
-def _wrap(name: str) -> str:
-    """Parenthesise what would not read as one term inside a formula."""
+def wrap(name: str) -> str:
+    """Parenthesise what would not read as one term inside a formula: a negative number, or an
+    expression with an operator outside parentheses (``3 · x``, not ``tanh(x)``)."""
     if name is None:
         return "?"
-    if _is_number(name) and float(name) < 0:
+    if _is_number(name) and float(name) < 0 or compound(name):
         return f"({name})"
     return name
+
+
+def partial(f: str, x: str) -> str:
+    """``∂f/∂x``; a name that is itself a derivative in parentheses: ``∂g/∂(∂L/∂h)``."""
+    return f"∂{whole(f)}/∂{whole(x)}"
+
+
+def whole(name: str) -> str:
+    return f"({name})" if "/" in name or compound(name) else name
+
+
+def compound(text: str) -> bool:
+    """Does ``text`` hold a space outside parentheses, as ``a · b`` or ``1 - tanh²(x)`` do?"""
+    depth = 0
+    for c in text:
+        depth += (c in "([") - (c in ")]")
+        if c == " " and depth == 0:
+            return True
+    return False
 
 
 class Names:
     """Names for the tensors of a graph: the ones given, then letters in order of first use."""
 
-    def __init__(self, given=None, output=None):
+    def __init__(self, given=None, output=None, first=("f", "y", "L")):
         self._letters = iter("abcdeghkmnpqrstuvwyzxijlo")  # f is the output's
         self._count = 0
         self.by_id = {}
         for name, t in given or ():
             self.by_id.setdefault(id(t), name)
         self.used = set(self.by_id.values())
-        if output is not None and id(output) not in self.by_id:
-            free = [n for n in ("f", "y", "L") if n not in self.used]
+        if output is not None and id(output) not in self.by_id:  # the first of ``first`` free
+            free = [n for n in first if n not in self.used]
             self.by_id[id(output)] = free[0] if free else self._fresh()
             self.used.add(self.by_id[id(output)])
 
@@ -173,6 +235,10 @@ class Names:
             self.by_id[id(t)] = name
             self.used.add(name)
         return name
+
+    def give(self, tid: int, name: str) -> None:
+        """Name the tensor of id ``tid``, unless it has a name already."""
+        self.used.add(self.by_id.setdefault(tid, name))
 
     def _fresh(self) -> str:
         for c in self._letters:
