@@ -41,7 +41,7 @@ def _inplace_method(name, fn):
     def method(self, *args, **kwargs):
         if self._in_graph(name, *args, *kwargs.values()):
             from .autograd.inplace import rebase
-            return rebase(self, name, lambda old: fn(old, *args, **kwargs))
+            return rebase(self, name, fn, *args, **kwargs)
         from .tensor import _make
         out = fn(_make(self.data, None), *args, **kwargs)
         np.copyto(self.data, out.data, casting="unsafe")

@@ -74,7 +74,7 @@ class Tensor:
         if self.grad_fn is not None:
             import weakref
             self.grad_fn._retained = weakref.ref(self)
-            _State.retains = True
+            _state.retains = True
 
     @property
     def retains_grad(self) -> bool:
@@ -386,7 +386,7 @@ class Tensor:
 
     def add_(self, other, alpha=1):
         if self._in_graph("add_", other):
-            return _inplace.rebase(self, "add_", lambda old: add(old, other, alpha))
+            return _inplace.rebase(self, "add_", add, other, alpha)
         other = _raw(other)
         self.data += other if alpha == 1 else alpha * other
         return self._changed()
@@ -396,13 +396,13 @@ class Tensor:
 
     def mul_(self, other):
         if self._in_graph("mul_", other):
-            return _inplace.rebase(self, "mul_", lambda old: old * other)
+            return _inplace.rebase(self, "mul_", mul, other)
         self.data *= _raw(other)
         return self._changed()
 
     def div_(self, other):
         if self._in_graph("div_", other):
-            return _inplace.rebase(self, "div_", lambda old: old / other)
+            return _inplace.rebase(self, "div_", div, other)
         self.data /= _raw(other)
         return self._changed()
 
@@ -411,13 +411,13 @@ class Tensor:
 
     def fill_(self, value):
         if self._in_graph("fill_", value):
-            return _inplace.rebase(self, "fill_", lambda old: IndexPut.apply(old, _operand(value), index=...))
+            return _inplace.rebase(self, "fill_", _index_put, _operand(value), ...)
         self.data[...] = _raw(value)
         return self._changed()
 
     def copy_(self, src):
         if self._in_graph("copy_", src):
-            return _inplace.rebase(self, "copy_", lambda old: IndexPut.apply(old, _operand(src), index=...))
+            return _inplace.rebase(self, "copy_", _index_put, _operand(src), ...)
         src = _raw(src)
         try:
             np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
@@ -428,7 +428,7 @@ class Tensor:
 
     def clamp_(self, min=None, max=None):
         if self._in_graph("clamp_", min, max):
-            return _inplace.rebase(self, "clamp_", lambda old: old.clamp(min, max))
+            return _inplace.rebase(self, "clamp_", clamp, min, max)
         np.clip(self.data, _raw(min), _raw(max), out=self.data)
         return self._changed()
 
@@ -445,8 +445,7 @@ class Tensor:
     def __setitem__(self, index, value):
         index = _index(index)
         if self._in_graph("__setitem__", value):
-            return _inplace.rebase(self, "__setitem__",
-                                   lambda old: IndexPut.apply(old, _operand(value), index=index))
+            return _inplace.rebase(self, "__setitem__", _index_put, _operand(value), index)
         try:
             self.data[index] = _raw(value)
         except (ValueError, IndexError) as err:
@@ -474,12 +473,14 @@ _new = object.__new__
 _PLAIN = frozenset((Tensor, int, float))  # operands used as they are (exact types, no subclasses)
 
 
+def _index_put(x, value, index):
+    return IndexPut.apply(x, value, index=index)
+
+
 def _floor_divide(a, b):
     """a // b; integer division by zero raises, as PyTorch (NumPy would give 0 and a warning)."""
-    a_int = np.asarray(a).dtype.kind in "iub"
-    b_arr = np.asarray(b)
-    if a_int and b_arr.dtype.kind in "iub" and not np.all(b_arr):
-        raise ZeroDivisionError("floor_divide: integer division by zero")
+    if _integral(a) and _integral(b) and not np.all(b):
+        raise _ZeroDivision("floor_divide: ZeroDivisionError (integer division by zero)")
     return np.floor_divide(a, b)
 
 
@@ -543,13 +544,14 @@ def _format(t: Tensor) -> str:
     return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
-from .autograd.grad_mode import _State, recording  # noqa: E402
+from .autograd import state as _state  # noqa: E402
+from .autograd.grad_mode import recording  # noqa: E402
 from .autograd import versions as _versions  # noqa: E402
 from .autograd import inplace as _inplace  # noqa: E402
 from . import _dispatch  # noqa: E402
 from .ops.elementwise import Abs, Add, Div, Mul, Neg, Pow, Remainder, Sub  # noqa: E402
 from .ops.linalg import MatMul  # noqa: E402
 from .ops.shape import Cast, Clone, GetItem, IndexPut  # noqa: E402
-from .ops.elementwise import add  # noqa: E402
+from .ops.elementwise import _ZeroDivision, _integral, add, clamp, div, mul  # noqa: E402
 from .autograd.engine import backward as _backward  # noqa: E402
 from . import _methods  # noqa: E402,F401  (the remaining Tensor methods, which call the ops)

@@ -6,7 +6,7 @@ import traceback
 
 import numpy as np
 
-from .grad_mode import _State
+from . import state
 
 
 class AnomalyError(RuntimeError):
@@ -22,12 +22,12 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self):
-        self.prev = _State.anomaly
-        _State.anomaly = self.check_nan
+        self.prev = state.anomaly
+        state.anomaly = self.check_nan
         return self
 
     def __exit__(self, *exc):
-        _State.anomaly = self.prev
+        state.anomaly = self.prev
         return False
 
     def __call__(self, func):
@@ -39,7 +39,7 @@ class detect_anomaly:
 
 
 def is_anomaly_enabled() -> bool:
-    return _State.anomaly
+    return state.anomaly
 
 
 def _user_frames(stack):

@@ -13,7 +13,8 @@ from heapq import heappop, heappush
 import numpy as np
 
 from ..dtypes import ONE
-from .grad_mode import _State, _local, _set
+from . import state
+from .grad_mode import _set
 
 _ndarray = np.ndarray
 
@@ -53,7 +54,7 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
     inlined: on small tensors this bookkeeping, not NumPy, is most of a training step's cost
     (``python benchmarks/icount.py W4``). ``_run_general`` below runs every other pass.
     """
-    if create_graph or _State.hooks:
+    if create_graph or state.hooks:
         return _run_general(tensors, grads, retain_graph, create_graph)
     pending = {}  # node -> gradient of its output, summed over its consumers so far
     # The pending node created last runs next. It is kept in ``top``, the others in a heap of
@@ -69,8 +70,8 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
         else:
             pending[fn] = g
             top = fn if top is None else _wait(heap, top, fn)
-    anomaly = _State.anomaly
-    retains = _State.retains  # does any tensor retain its gradient?
+    anomaly = state.anomaly
+    retains = state.retains  # does any tensor retain its gradient?
     mutated = versions.latest  # nodes made after this saw no in-place change since
     older = False  # is this node older than that change? (then so are all that follow it)
     while top is not None:
@@ -91,7 +92,7 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
         inputs = node.inputs
         single = type(in_grads) is not tuple  # one gradient, for a one-input op
         if len(inputs) != 1 if single else len(in_grads) != len(inputs):
-            _count_error(node, in_grads, single)
+            in_grads, single = _counted(node, in_grads, single), False
         if anomaly:
             from .anomaly import check_backward
             check_backward(node, (in_grads,) if single else in_grads)
@@ -132,8 +133,9 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
                 else:
                     pending[fn] = g
                     top = fn if top is None else _wait(heap, top, fn)
-            elif t._grad is not None:  # a leaf: accumulate
+            elif t._grad is not None:  # a leaf: accumulate (in place: a new version of .grad)
                 t._grad.data += g
+                versions.bump(t._grad.data)
             else:  # a leaf's first gradient: _deliver's last lines, inlined (once per leaf)
                 grad = _new(Tensor)
                 # a copy where g may be shared (a view, another edge's, or the incoming one):
@@ -155,7 +157,7 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
     graph = create_graph
     outs = {} if graph else None  # node -> its output tensor (a recorded backward needs it)
     pending, heap, top = {}, [], None
-    leaves = _LeafHooks(tensors) if _State.hooks and capture is None else None
+    leaves = _LeafHooks(tensors) if state.hooks and capture is None else None
 
     def push(t, g, node):  # gradient g flows into tensor t (from ``node``, None for a root)
         nonlocal top
@@ -182,10 +184,11 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
             node = top
             top = heappop(heap)[1] if heap else None
             grad_output = pending.pop(node)
+            run = needed is None or node in needed  # else it only hands its gradient to capture
             if node._hooks is not None or node._retained is not None or capture is not None:
-                grad_output = _watch(node, grad_output, capture, graph)
-                if needed is not None and node not in needed:
-                    continue
+                grad_output = _watch(node, grad_output, capture, graph, run)
+            if not run:
+                continue
             if node.seq < mutated:
                 _check_versions(node, outs)
             try:
@@ -197,10 +200,10 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                 raise SavedFreedError(f"{node.name()}: {err}") from None
             single = type(in_grads) is not tuple
             if len(node.inputs) != 1 if single else len(in_grads) != len(node.inputs):
-                _count_error(node, in_grads, single)
+                in_grads, single = _counted(node, in_grads, single), False
             if single:
                 in_grads = (in_grads,)
-            if _State.anomaly:
+            if state.anomaly:
                 from .anomaly import check_backward
                 check_backward(node, in_grads)
             if not retain_graph:
@@ -227,10 +230,15 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
             _set(prev_mode)
 
 
-def _count_error(node, in_grads, single):
+def _counted(node, in_grads, single):
+    """A backward's gradients when their number is not its inputs': extra trailing Nones are
+    dropped (PyTorch allows them), anything else is an error naming the op."""
+    n = len(node.inputs)
+    if not single and len(in_grads) > n and all(g is None for g in in_grads[n:]):
+        return tuple(in_grads[:n])
     got = 1 if single else len(in_grads)
     raise RuntimeError(f"{node.name()}: backward returned {got} gradient{'' if got == 1 else 's'} "
-                       f"but the op has {len(node.inputs)} inputs")
+                       f"but the op has {n} inputs")
 
 
 def _wait(heap, top, fn):
@@ -242,16 +250,19 @@ def _wait(heap, top, fn):
     return top
 
 
-def _watch(node, grad_output, capture, graph):
+def _watch(node, grad_output, capture, graph, run=True):
     """A node's output gradient, complete: through the hooks registered on its output tensor,
-    to that tensor's ``.grad`` if it retains it, and to ``autograd.grad``."""
+    to that tensor's ``.grad`` if it retains it, and to ``autograd.grad``. (A node that will not
+    run, and is not asked for, is left alone: PyTorch would not reach it.)"""
+    captured = capture is not None and node in capture
+    if not (run or captured):
+        return grad_output
     hooks = node._hooks
     if hooks is not None and hooks[0]:
         grad_output = _through_hooks(hooks[0], grad_output, graph)
-    if capture is not None:
-        if node in capture:
-            capture[node] = grad_output
-    elif node._retained is not None and (t := node._retained()) is not None:
+    if captured:
+        capture[node] = grad_output
+    if node._retained is not None and (t := node._retained()) is not None:
         _deliver(t, grad_output, True, None, graph, None)
     return grad_output
 
@@ -321,6 +332,7 @@ def _deliver(t, g, shared, capture, graph, leaves):
         t._grad = _make(g.copy() if shared else g, None)
     else:  # in place, as PyTorch's first-order backward (also into a .grad create_graph made)
         t._grad.data += g
+        versions.bump(t._grad.data)
 
 
 class _LeafHooks:
@@ -376,8 +388,7 @@ class _LeafHooks:
         if pre:
             g = _through_hooks(pre, g, graph)
         _deliver(t, g, True, None, graph, None)
-        for hook in list(post.values()):
-            hook(t)
+        run_post_hooks(post, t)
 
     def finish(self):
         for key in list(self.count):
@@ -530,6 +541,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     ``grad_tensors``), as ``torch.autograd.backward``. With ``create_graph=True`` the backward
     pass is recorded, so ``.grad`` can be differentiated again; ``inputs``: accumulate into
     these tensors' ``.grad`` only (leaves or not)."""
+    if state.rebased:  # a stale view as the output? its fresh history (autograd/inplace.py)
+        for t in _as_list(tensors):
+            fresh(t)
     if (grad_tensors is None and inputs is None and not create_graph
             and not isinstance(tensors, (list, tuple))):  # loss.backward()
         run_backward((tensors,), (_seed(tensors, None, "backward", False),), bool(retain_graph))
@@ -552,11 +566,21 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             raise RuntimeError(f"backward: input {i} of inputs= does not require grad")
     keys = [_key(t) for t in inputs]
     capture = dict.fromkeys(keys)
+    for t in inputs:  # a non-leaf asked for keeps its .grad, as if it had called retain_grad()
+        if t.grad_fn is not None:
+            t.retain_grad()
     _run_general(tensors, seeds, bool(retain_graph), create_graph, capture,
                  _needed(tensors, set(keys)))
     for t, k in zip(inputs, keys):
-        if capture[k] is not None:
-            _deliver(t, capture[k], True, None, create_graph, None)
+        g = capture[k]
+        if g is None or t.grad_fn is not None:  # (a non-leaf's came through retain_grad)
+            continue
+        hooks = hooks_of(t)
+        if hooks is not None and hooks[0]:
+            g = _through_hooks(hooks[0], g, create_graph)
+        _deliver(t, g, True, None, create_graph, None)
+        if hooks is not None and hooks[1]:
+            run_post_hooks(hooks[1], t)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -571,8 +595,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         allow_unused = materialize_grads
     if retain_graph is None:
         retain_graph = create_graph
-    single = isinstance(inputs, Tensor)
     outputs, inputs = _as_list(outputs), _as_list(inputs)
+    if state.rebased:
+        for t in outputs + inputs:
+            fresh(t)
     grads = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
     if len(grads) != len(outputs):
         raise RuntimeError(f"grad: got {len(grads)} grad_outputs for {len(outputs)} outputs")
@@ -590,6 +616,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = []
     for i, (t, k) in enumerate(zip(inputs, keys)):
         g = capture[k]
+        if g is not None and t.grad_fn is None and (hooks := hooks_of(t)) is not None and hooks[0]:
+            g = _through_hooks(hooks[0], g, create_graph)  # a leaf's own hooks, as PyTorch
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: One of the differentiated Tensors (input {i}, shape "
@@ -609,8 +637,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 from .function import FREED, SavedFreedError, _DelayedError, _next_seq  # noqa: E402
-from .hooks import hooks_of, run_grad_hooks  # noqa: E402
-from .inplace import history_at  # noqa: E402
+from .hooks import hooks_of, run_grad_hooks, run_post_hooks  # noqa: E402
+from .inplace import fresh, history_at  # noqa: E402
 from . import versions  # noqa: E402
 from .versions import check_saved  # noqa: E402
 from ..tensor import Tensor, _make, _new  # noqa: E402

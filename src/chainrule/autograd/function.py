@@ -18,7 +18,8 @@ import itertools
 import numpy as np
 
 from ..dtypes import _Default
-from .grad_mode import _State, _local, no_grad, recording
+from . import state
+from .grad_mode import _local, no_grad, recording
 
 
 class SavedFreedError(RuntimeError):
@@ -87,7 +88,9 @@ class Function:
     _stack = None  # where the user's code created the node (anomaly mode)
     tensors = True  # forward and backward get Tensors (False for chainrule's own ops: arrays)
     composite = None  # a fused op: the same function in primitive ops, for create_graph=True
-    inplace = False  # True for the node an in-place op records (its input 0 is the old value)
+    inplace = False  # True for a node that took the place of a tensor's earlier grad_fn (an
+    replaced = None  # in-place op's, or a view's fresh history): ``replaced`` is that one
+    view = False  # its output shares its input's memory (a view: reshape, transpose, basic x[i])
     once_differentiable = False  # its backward cannot itself be differentiated (the decorator)
 
     def __init_subclass__(cls, **kwargs):
@@ -106,6 +109,11 @@ class Function:
     @staticmethod
     def backward(ctx, grad_output):
         raise NotImplementedError
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """PyTorch 2's other style: a ``forward(*inputs)`` without ctx, and this to save what
+        backward needs. (Left as is, forward gets ctx.)"""
 
     def save_for_backward(self, *tensors) -> None:
         self.saved = tensors
@@ -171,11 +179,13 @@ class Function:
             if b is _ONE_INPUT and not kwargs:  # one input (then rest is empty too)
                 if isinstance(a, Tensor):
                     va = a.data
-                    record = a.requires_grad and (_State.grad_enabled or _local.grad_enabled)
+                    record = a.requires_grad and (state.grad_everywhere or _local.grad_enabled)
                 else:
                     va = a
                     record = False
                 if record:
+                    if state.rebased:
+                        _fresh((a,))
                     ctx.inputs = (a,)
                     ctx.needs_input_grad = _NEEDED
                     ctx.seq = _next_seq()  # creation order: a node's consumers always come later
@@ -196,8 +206,10 @@ class Function:
                 else:
                     vb = b
                     rb = False
-                record = (ra or rb) and (_State.grad_enabled or _local.grad_enabled)
+                record = (ra or rb) and (state.grad_everywhere or _local.grad_enabled)
                 if record:
+                    if state.rebased:
+                        _fresh((a, b))
                     ctx.inputs = (a, b)
                     ctx.needs_input_grad = (ra, rb)
                     ctx.seq = _next_seq()
@@ -209,8 +221,10 @@ class Function:
                 args = _args(a, b, rest)
                 values = _values(args)
                 needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
-                record = True in needs and (_State.grad_enabled or _local.grad_enabled)
+                record = True in needs and (state.grad_everywhere or _local.grad_enabled)
                 if record:
+                    if state.rebased:
+                        _fresh(args)
                     ctx.inputs = args
                     ctx.needs_input_grad = needs
                     ctx.seq = _next_seq()
@@ -224,7 +238,7 @@ class Function:
             raise _shape_error(cls, _values(_args(a, b, rest)), err) from None
         if type(out) is not _ndarray or (out.dtype is _F64 and cls.torch_promotion):
             out = _converted(cls, ctx, out, a, b, rest, record)
-        if _State.anomaly:
+        if state.anomaly:
             _anomaly.check_forward(cls, out)
             if record:
                 _anomaly.remember_stack(ctx)
@@ -234,6 +248,13 @@ class Function:
         t.grad_fn = ctx if record else None
         t.requires_grad = record
         return t
+
+
+def _fresh(inputs):
+    """Stale views among an op's inputs get a fresh history (autograd/inplace.py)."""
+    for t in inputs:
+        if isinstance(t, Tensor) and t.grad_fn is not None and t.grad_fn.view:
+            _inplace.fresh(t)
 
 
 def _converted(cls, ctx, out, a, b, rest, record):
@@ -266,7 +287,11 @@ def _apply_tensors(cls, *args, **kwargs):
         if kwargs:
             ctx.kwargs = kwargs
     with no_grad():
-        out = cls.forward(ctx, *args, **kwargs)
+        if cls.setup_context is Function.setup_context:
+            out = cls.forward(ctx, *args, **kwargs)
+        else:  # PyTorch 2's style: forward without ctx, then setup_context(ctx, inputs, output)
+            out = cls.forward(*args, **kwargs)
+            cls.setup_context(ctx, args, out)
     if isinstance(out, (tuple, list)):
         raise RuntimeError(f"{cls.__name__}.forward returned {len(out)} outputs; a chainrule "
                            "Function returns one tensor (return the outputs as separate "
@@ -279,7 +304,7 @@ def _apply_tensors(cls, *args, **kwargs):
     t._grad = None
     t.grad_fn = ctx if record else None
     t.requires_grad = record
-    if record and _State.anomaly:
+    if record and state.anomaly:
         _anomaly.remember_stack(ctx)
     return t
 
@@ -386,3 +411,4 @@ def _shape_error(cls, values, err):
 
 from ..tensor import Tensor  # noqa: E402  (tensor.py imports the ops, which import this)
 from . import anomaly as _anomaly  # noqa: E402
+from . import inplace as _inplace  # noqa: E402

@@ -245,22 +245,30 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
             _unpack(_postprocess(result, create_graph), is_outputs_tuple))
 
 
+def _gradient(func, inputs, v, create_graph, strict, fn_name):
+    """vhp's and hvp's first steps: the inputs and ``v`` checked and made fresh, the scalar
+    output, and its gradient ∇f recorded (create_graph)."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _preprocess(inputs, create_graph, need_graph=True)
+    if v is not None:
+        v = _preprocess(_as_tuple(v, "v", fn_name)[1], create_graph, need_graph=False)
+        _validate_v(v, inputs, is_inputs_tuple)
+    else:
+        _check_v_none(inputs, "the input to the user-provided function is")
+    is_outputs_tuple, outputs = _outputs(func, inputs, fn_name)
+    _check_requires_grad(outputs, "outputs", strict)
+    _single_output(outputs, is_outputs_tuple, fn_name)
+    jac = _autograd_grad(outputs, inputs, create_graph=True)  # ∇f
+    _check_requires_grad(jac, "jacobian", strict)
+    return is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac
+
+
 def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """``(func(inputs), vᵀH)`` for a scalar ``func``: the gradient of ``∇f · v``, two backward
     passes. ``v`` is shaped as the input(s); so is the result."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _preprocess(inputs, create_graph, need_graph=True)
-        if v is not None:
-            v = _preprocess(_as_tuple(v, "v", "vhp")[1], create_graph, need_graph=False)
-            _validate_v(v, inputs, is_inputs_tuple)
-        else:
-            _check_v_none(inputs, "the input to the user-provided function is")
-        is_outputs_tuple, outputs = _outputs(func, inputs, "vhp")
-        _check_requires_grad(outputs, "outputs", strict)
-        _single_output(outputs, is_outputs_tuple, "vhp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)  # ∇f
-        _check_requires_grad(jac, "jacobian", strict)
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _gradient(
+            func, inputs, v, create_graph, strict, "vhp")
     with set_grad_enabled(create_graph or is_grad_enabled()):
         grads = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         result = _fill_in_zeros(grads, inputs, strict, create_graph, "double_back")
@@ -273,18 +281,8 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     Jacobian is ``H``), three backward passes. Equal to ``vhp`` when ``H`` is symmetric (``f``
     twice continuously differentiable), which is cheaper."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _preprocess(inputs, create_graph, need_graph=True)
-        if v is not None:
-            v = _preprocess(_as_tuple(v, "v", "hvp")[1], create_graph, need_graph=False)
-            _validate_v(v, inputs, is_inputs_tuple)
-        else:
-            _check_v_none(inputs, "the input to the user-provided function is")
-        is_outputs_tuple, outputs = _outputs(func, inputs, "hvp")
-        _check_requires_grad(outputs, "outputs", strict)
-        _single_output(outputs, is_outputs_tuple, "hvp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)  # ∇f
-        _check_requires_grad(jac, "jacobian", strict)
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _gradient(
+            func, inputs, v, create_graph, strict, "hvp")
         u = tuple(_zeros_like(t, requires_grad=True) for t in inputs)
         double_back = _autograd_grad(jac, inputs, u, create_graph=True)  # uᵀH
         _check_requires_grad(jac, "hessian", strict)  # sic: PyTorch checks jac again here

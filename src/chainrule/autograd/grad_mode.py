@@ -3,8 +3,8 @@
 
 As in PyTorch, grad mode belongs to the thread that sets it: a ``no_grad`` block in one thread
 does not stop another thread's training from recording its graph. Every op asks "record?", so
-the answer must be cheap: ``_State.grad_enabled`` is True while no thread at all has grad mode
-off (one class attribute to read); only then does an op need to look at its own thread's mode.
+the answer must be cheap: ``state.grad_everywhere`` is True while no thread at all has grad mode
+off (one global to read); only when it is False does an op look at its own thread's mode.
 """
 
 from __future__ import annotations
@@ -13,15 +13,7 @@ import functools
 import inspect
 import threading
 
-
-class _State:
-    """Switches read on every op (class attributes: one lookup, no call). They change rarely:
-    writing a class attribute empties Python's lookup caches for the class."""
-
-    grad_enabled = True  # True while no thread has grad mode off (then no thread-local lookup)
-    anomaly = False
-    retains = False  # has any tensor called retain_grad()? (the engine skips the check until then)
-    hooks = False  # has any tensor registered a hook? (likewise)
+from . import state
 
 
 class _Local(threading.local):
@@ -39,20 +31,23 @@ def is_grad_enabled() -> bool:
 
 
 def _set(mode: bool) -> bool:
-    """Set this thread's grad mode; return the previous one."""
+    """Set this thread's grad mode; return the previous one. Inside inference_mode, grad mode
+    stays off (enable_grad does not undo inference mode, as in PyTorch)."""
     global _threads_off
+    if mode and _local.inference:
+        mode = False
     prev = _local.grad_enabled
     if prev != mode:
         with _lock:
             _threads_off += -1 if mode else 1
-            _State.grad_enabled = _threads_off == 0
+            state.grad_everywhere = _threads_off == 0
         _local.grad_enabled = mode
     return prev
 
 
 def recording() -> bool:
     """Does an op in this thread record its node (if an input requires grad)?"""
-    return _State.grad_enabled or _local.grad_enabled
+    return state.grad_everywhere or _local.grad_enabled
 
 
 class _GradMode:
@@ -147,7 +142,8 @@ class set_grad_enabled(_GradMode):
         return self
 
     def clone(self):
-        clone = object.__new__(type(self))
+        """For each call of a decorated function: a context that sets the mode on entry."""
+        clone = object.__new__(_GradMode)
         clone.mode = self.mode
         return clone
 
@@ -175,11 +171,13 @@ class inference_mode(_GradMode):
 
     def __enter__(self):
         self.prev_inference = _local.inference
-        _local.inference = self.inference
+        _local.inference = False  # (so that inference_mode(False) can switch grad mode on)
         self.prev = _set(self.mode)
+        _local.inference = self.inference
         return self
 
     def __exit__(self, *exc):
+        _local.inference = False
         _set(self.prev)
         _local.inference = self.prev_inference
         return False

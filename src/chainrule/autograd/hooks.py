@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from .grad_mode import _State
+from . import state
 
 _ids = itertools.count()
 
@@ -39,7 +39,7 @@ def register(owner, slot: str, hook, post: bool = False) -> RemovableHandle:
     table = hooks[1 if post else 0]
     key = next(_ids)
     table[key] = hook
-    _State.hooks = True
+    state.hooks = True
     return RemovableHandle(table, key)
 
 
@@ -52,9 +52,29 @@ def hooks_of(owner):
 
 
 def run_grad_hooks(hooks, grad):
-    """Call each gradient hook on ``grad`` in turn; one that returns a value replaces it."""
+    """Call each gradient hook on ``grad`` in turn; one that returns a value replaces it (a
+    tensor of the same shape and dtype, as PyTorch checks)."""
     for hook in list(hooks.values()):
         out = hook(grad)
-        if out is not None:
-            grad = out
+        if out is None:
+            continue
+        name = getattr(hook, "__name__", type(hook).__name__)
+        if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+            raise TypeError(f"hook '{name}' returned a {type(out).__name__}: a hook returns a "
+                            "Tensor (the new gradient) or None")
+        if tuple(out.shape) != tuple(grad.shape):
+            raise RuntimeError(f"hook '{name}' has changed the size of value: the gradient has "
+                               f"shape {tuple(grad.shape)}, the hook returned {tuple(out.shape)}")
+        if out.dtype != grad.dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was {grad.dtype} "
+                               f"got {out.dtype})")
+        grad = out
     return grad
+
+
+def run_post_hooks(hooks, tensor):
+    """Call each post-accumulate-grad hook on the tensor, whose .grad is now up to date."""
+    for hook in list(hooks.values()):
+        if hook(tensor) is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks "
+                               "cannot return anything.")

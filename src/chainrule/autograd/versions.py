@@ -22,7 +22,7 @@ import numpy as np
 
 
 _ndarray = np.ndarray
-_KEEP = 1024  # change stamps kept per memory block (older changes are only counted)
+_KEEP = 64  # change stamps kept per memory block (older changes are only counted)
 
 # id(owner) -> [weakref to the owning array, version, stamps of the recent changes]
 _blocks: dict = {}
@@ -82,7 +82,10 @@ def _changed_since(array, seq):
     if block is None or not block[2] or block[2][-1] < seq:
         return None
     stamps = block[2]
-    return block[1], block[1] - len(stamps) + bisect_left(stamps, seq)
+    expected = block[1] - len(stamps) + bisect_left(stamps, seq)
+    # older than every change still remembered: the version then was this, or earlier
+    return block[1], (f"{expected} or earlier" if seq < stamps[0] and len(stamps) == _KEEP
+                      else expected)
 
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
@@ -101,7 +104,7 @@ def check_saved(node, saved, output) -> None:
     the node was made. ``saved``: what it saved; ``output``: its output tensor, if known."""
     seq = node.seq
     for item in saved:
-        data = getattr(item, "data", item)  # a Function of the user's saves Tensors
+        data = item.data if isinstance(item, Tensor) else item  # a Function of yours saves Tensors
         if type(data) is not _ndarray:
             continue
         found = _changed_since(data, seq)
@@ -126,3 +129,4 @@ def check_saved(node, saved, output) -> None:
 
 
 from .function import _next_seq  # noqa: E402
+from ..tensor import Tensor  # noqa: E402

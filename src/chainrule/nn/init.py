@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from ..autograd.versions import bump
+
 from ..random import _rng
 
 
@@ -59,6 +61,7 @@ def _calculate_correct_fan(tensor, mode: str) -> int:
 
 def _fill(tensor, values):
     tensor.data[...] = values
+    bump(tensor.data)  # an in-place change, counted as PyTorch counts it
     return tensor
 
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..autograd.versions import bump
+
 from ..tensor import Tensor, _make
 from .parameter import Parameter
 
@@ -285,7 +287,7 @@ class Module:
                 if set_to_none:
                     param.grad = None
                 else:
-                    param.grad.data[...] = 0
+                    param.grad.zero_()
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
@@ -339,6 +341,7 @@ class Module:
                     continue
                 if not assign:
                     np.copyto(tensor.data, arr, casting="unsafe")
+                    bump(tensor.data)
                 elif name in module._parameters:
                     module._parameters[name] = Parameter(np.array(arr), tensor.requires_grad)
                 else:

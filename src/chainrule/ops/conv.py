@@ -426,10 +426,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding local blocks as columns (im2col), as ``torch.nn.functional.unfold``:
     (N, C, H, W) -> (N, C·kh·kw, L), or (C, H, W) -> (C·kh·kw, L); L = the number of windows."""
     op = "unfold"
-    k = _pair(kernel_size, "kernel_size", op, minimum=1)
-    d = _pair(dilation, "dilation", op, minimum=1)
-    p = _pair(padding, "padding", op, minimum=0)
-    s = _pair(stride, "stride", op, minimum=1)
+    k, d, p, s = _block_args(op, kernel_size, dilation, padding, stride)
     if input.ndim not in (3, 4):
         raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got input "
                            f"of shape {tuple(input.shape)}")
@@ -449,10 +446,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     ``torch.nn.functional.fold``: (N, C·kh·kw, L) -> (N, C, H, W), or unbatched (C·kh·kw, L)."""
     op = "fold"
     size = _pair(output_size, "output_size", op, minimum=1)
-    k = _pair(kernel_size, "kernel_size", op, minimum=1)
-    d = _pair(dilation, "dilation", op, minimum=1)
-    p = _pair(padding, "padding", op, minimum=0)
-    s = _pair(stride, "stride", op, minimum=1)
+    k, d, p, s = _block_args(op, kernel_size, dilation, padding, stride)
     if input.ndim not in (2, 3):
         raise RuntimeError(f"{op}: expected a 2-D (C·kh·kw, L) or 3-D (N, C·kh·kw, L) input, got "
                            f"input of shape {tuple(input.shape)}")
@@ -465,6 +459,13 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+def _block_args(op, kernel_size, dilation, padding, stride):
+    """unfold's and fold's options as pairs, checked."""
+    return (_pair(kernel_size, "kernel_size", op, minimum=1),
+            _pair(dilation, "dilation", op, minimum=1), _pair(padding, "padding", op, minimum=0),
+            _pair(stride, "stride", op, minimum=1))
+
 
 def _pair(v, name, op, minimum):
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):

@@ -46,7 +46,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        need = ctx.needs_input_grad  # each operand is kept only if the other's gradient needs it
+        ctx.saved = (a if need[1] else None, b if need[0] else None)
         if type(a) is _ndarray is type(b):
             return a * b
         # a Python number: out=... (NumPy >= 2.3) keeps a 0-d result an array (2.0 * loss)
@@ -65,20 +66,19 @@ class Mul(Function):
 
 
 class Div(Function):
-    """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * y / b"""
+    """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * a / b²"""
 
     @staticmethod
     def forward(ctx, a, b):
-        y = a / b
-        ctx.saved = (b, y)
-        return y
+        ctx.saved = (a if ctx.needs_input_grad[1] else None, b)
+        return a / b
 
     @staticmethod
     def backward(ctx, grad_output):
-        b, y = ctx.saved
+        a, b = ctx.saved
         need = ctx.needs_input_grad
         ga = grad_output / b if need[0] else None
-        gb = -grad_output * y / b if need[1] else None
+        gb = -grad_output * (a / b) / b if need[1] else None
         return ga, gb
 
 
@@ -90,7 +90,7 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         y = a ** b
-        ctx.saved = (a, b, y)
+        ctx.saved = (a, b, y if ctx.needs_input_grad[1] else None)
         return y
 
     @staticmethod
@@ -120,14 +120,18 @@ class Remainder(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        if _integral(a) and _integral(b) and not np.all(b):
+            raise _ZeroDivision("remainder: ZeroDivisionError (integer remainder by zero)")
+        ctx.saved = (a, b) if ctx.needs_input_grad[1] else ()
         return np.remainder(a, b)
 
     @staticmethod
     def backward(ctx, grad_output):
-        a, b = ctx.saved
         need = ctx.needs_input_grad
-        return (grad_output if need[0] else None), (-grad_output * np.floor_divide(a, b) if need[1] else None)
+        if not need[1]:
+            return grad_output, None
+        a, b = ctx.saved
+        return (grad_output if need[0] else None), -grad_output * np.floor_divide(a, b)
 
 
 class Neg(Function):
@@ -336,6 +340,15 @@ class Where(Function):
         need = ctx.needs_input_grad
         return (None, np.where(cond, grad_output, zero) if need[1] else None,
                 np.where(cond, zero, grad_output) if need[2] else None)
+
+
+class _ZeroDivision(RuntimeError, ZeroDivisionError):
+    """Integer division or remainder by zero: PyTorch raises a RuntimeError, Python a
+    ZeroDivisionError; this is both, so either ``except`` catches it."""
+
+
+def _integral(v) -> bool:
+    return np.asarray(v).dtype.kind in "iub"
 
 
 # -- snake_case functions ---------------------------------------------------------------------

@@ -16,7 +16,8 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        need = ctx.needs_input_grad  # each operand is kept only if the other's gradient needs it
+        ctx.saved = (a if need[1] else None, b if need[0] else None)
         try:
             if 0 < a.ndim < 3 and 0 < b.ndim < 3:
                 return a.dot(b)  # the same product for 1-D and 2-D; NumPy's dot costs less per call
@@ -32,33 +33,33 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        a, b = ctx.saved
+        a, b = ctx.saved  # (None where no gradient needs it)
+        x, y = ctx.inputs
+        na, nb = x.data.ndim, y.data.ndim
         need = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:
+        if na == 2 and nb == 2:
             return (_dot(grad_output, b.T) if need[0] else None), (_dot(a.T, grad_output) if need[1] else None)
-        if a.ndim == 1 and b.ndim == 1:
-            return grad_output * b, grad_output * a
-        if a.ndim == 2 and b.ndim == 1:  # matrix @ vector: y_i = Σ_j a_ij b_j
+        if na == 1 and nb == 1:
+            return (grad_output * b if need[0] else None), (grad_output * a if need[1] else None)
+        if na == 2 and nb == 1:  # matrix @ vector: y_i = Σ_j a_ij b_j
             return ((grad_output[:, None] * b if need[0] else None),
                     (grad_output.dot(a) if type(a) is _ndarray else grad_output @ a)  # _dot, inlined
                     if need[1] else None)
-        if a.ndim == 1 and b.ndim == 2:  # vector @ matrix: y_j = Σ_i a_i b_ij
+        if na == 1 and nb == 2:  # vector @ matrix: y_j = Σ_i a_i b_ij
             return (_dot(b, grad_output) if need[0] else None), (a[:, None] * grad_output if need[1] else None)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
         g = grad_output
-        if a.ndim == 1:
+        if na == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
+        if nb == 1:
             g = np.expand_dims(g, -1)
         ga = gb = None
         if need[0]:
-            ga = g @ np.swapaxes(b2, -1, -2)
-            if a.ndim == 1:
+            ga = g @ np.swapaxes(b[:, None] if nb == 1 else b, -1, -2)
+            if na == 1:
                 ga = ga[..., 0, :]
         if need[1]:
-            gb = np.swapaxes(a2, -1, -2) @ g
-            if b.ndim == 1:
+            gb = np.swapaxes(a[None, :] if na == 1 else a, -1, -2) @ g
+            if nb == 1:
                 gb = gb[..., 0]
         return ga, gb
 

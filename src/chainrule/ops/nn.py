@@ -24,7 +24,8 @@ class Linear(Function):
         if bias is not None and bias.shape not in ((weight.shape[0],), ()):
             raise RuntimeError(f"linear: bias of shape {bias.shape} does not match weight of "
                                f"shape {weight.shape} (expected ({weight.shape[0]},))")
-        ctx.saved = (x, weight)
+        need = ctx.needs_input_grad  # x and W are each kept only if the other's gradient needs it
+        ctx.saved = (x if need[1] else None, weight if need[0] else None)
         if x.ndim == 2:
             y = x @ weight.T  # a transposed view: BLAS reads it as is, no copy
         else:
@@ -38,16 +39,17 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, weight = ctx.saved
+        x, weight = ctx.saved  # (None where no gradient needs it)
+        shape = ctx.inputs[0].data.shape
         need = ctx.needs_input_grad
-        g = grad_output if grad_output.ndim == 2 else grad_output.reshape(-1, weight.shape[0])
+        g = grad_output if grad_output.ndim == 2 else grad_output.reshape(-1, grad_output.shape[-1])
         grad_x = grad_w = grad_b = None
         if need[0]:
             grad_x = g @ weight
-            if x.ndim != 2:
-                grad_x = grad_x.reshape(x.shape)
+            if len(shape) != 2:
+                grad_x = grad_x.reshape(shape)
         if need[1]:
-            grad_w = g.T @ (x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
+            grad_w = g.T @ (x if len(shape) == 2 else x.reshape(-1, shape[-1]))
         if need[2]:
             grad_b = np.add.reduce(g, axis=0)
         return grad_x, grad_w, grad_b

@@ -135,6 +135,7 @@ class TakeAlongDim(Function):
     @staticmethod
     def forward(ctx, x, idx, dim):
         ctx.shape = x.shape
+        ctx.saved = (idx,)  # (for backward's version check: a changed index is caught)
         return np.take_along_axis(x, idx, axis=dim)
 
     @staticmethod
@@ -197,18 +198,23 @@ class MinDim(MaxDim):
     op = "min"
 
 
+def _variance(ctx, x, axes, correction, keepdim):
+    """Σ (x − mean)² / (n − correction) over ``axes``; the divisor is kept on ``ctx``."""
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    centered = x - x.mean(axis=axes, keepdims=True)
+    ctx.denom = denom = builtins.max(n - correction, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(denom)
+
+
 class Var(Function):
     """y = sum((x - mean)**2) / (n - correction);  dL/dx = dL/dy * 2 (x - mean) / (n - correction)"""
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
-        n = 1
-        for a in axes:
-            n *= x.shape[a]
-        centered = x - x.mean(axis=axes, keepdims=True)
-        ctx.denom = denom = builtins.max(n - correction, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            y = (centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(denom)
+        y = _variance(ctx, x, axes, correction, keepdim)
         ctx.saved = (x,)
         return y
 
@@ -228,13 +234,7 @@ class Std(Function):
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
-        n = 1
-        for a in axes:
-            n *= x.shape[a]
-        centered = x - x.mean(axis=axes, keepdims=True)
-        ctx.denom = denom = builtins.max(n - correction, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            y = np.sqrt((centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(denom))
+        y = np.sqrt(_variance(ctx, x, axes, correction, keepdim))
         ctx.saved = (x, y)
         return y
 
@@ -244,9 +244,11 @@ class Std(Function):
         _, axes, _, keepdim = ctx.inputs
         if not keepdim:
             grad_output, y = np.expand_dims(grad_output, axes), np.expand_dims(y, axes)
+        zero = y == 0
+        safe = np.where(zero, 1, y)  # (a finite divisor: a gradient of this gradient stays 0 too)
         with np.errstate(divide="ignore", invalid="ignore"):
-            g = grad_output * (x - x.mean(axis=axes, keepdims=True)) / (x.dtype.type(ctx.denom) * y)
-        return np.where(y == 0, 0, g), None, None, None
+            g = grad_output * (x - x.mean(axis=axes, keepdims=True)) / (x.dtype.type(ctx.denom) * safe)
+        return np.where(zero, 0, g), None, None, None
 
 
 class Prod(Function):

@@ -16,13 +16,15 @@ class View(Function):
     """y = x.reshape(shape);  dL/dx = (dL/dy).reshape(x.shape). Squeeze and unsqueeze too."""
 
     op = "view"
-    view = True  # the output shares the input's memory (in-place ops on it are refused)
+    view = True  # the output shares the input's memory (see autograd/inplace.py)
 
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape  # metadata, not saved arrays: a second backward works, as in PyTorch
         try:
-            return x.reshape(shape)
+            y = x.reshape(shape)
+            ctx.out_shape = y.shape
+            return y
         except ValueError:
             raise RuntimeError(f"view: shape {list(shape)} is invalid for input of size {x.size} "
                                f"(shape {x.shape})") from None
@@ -54,6 +56,7 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
+        ctx.out_shape = shape
         try:
             return np.broadcast_to(x, shape)
         except ValueError:
@@ -78,6 +81,11 @@ def _is_view(index) -> bool:
                for p in parts)
 
 
+def _index_arrays(index) -> tuple:
+    parts = index if isinstance(index, tuple) else (index,)
+    return tuple(p for p in parts if isinstance(p, np.ndarray))
+
+
 class GetItem(Function):
     """y = x[index];  dL/dx = zeros with dL/dy added at index (repeated indices add up)"""
 
@@ -87,10 +95,15 @@ class GetItem(Function):
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
         ctx.view = _is_view(index)
+        if not ctx.view:  # index arrays: kept where backward's version check sees them
+            ctx.saved = _index_arrays(index)
         try:
-            return x[index]
+            y = x[index]
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
+        if type(y) is not np.ndarray:  # one element: a 0-d view of it, as PyTorch (not a copy)
+            y = x[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return y
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -126,6 +139,7 @@ class IndexPut(Function):
     @staticmethod
     def forward(ctx, x, value, index):
         ctx.index = index
+        ctx.saved = _index_arrays(index)
         y = x.copy()
         try:
             y[index] = value

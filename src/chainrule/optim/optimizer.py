@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd import enable_grad
+from ..autograd.versions import bump
 from ..tensor import Tensor, _make
 
 
@@ -154,6 +155,7 @@ class Optimizer:
                         g.grad_fn = None
                         g.requires_grad = False
                         g.data.fill(0)
+                        bump(g.data)
 
     def _closure(self, closure):
         if closure is None:

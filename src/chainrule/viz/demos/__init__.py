@@ -45,6 +45,14 @@ class Demo:
     def say(self, *parts) -> None:
         self.lines.append(" ".join(str(p) for p in parts))
 
+    def intro(self, doc: str) -> None:
+        """A demo's docstring as its first lines: the title, then the formula, indented."""
+        title, formula = doc.strip().split("\n\n")[:2]
+        self.say(title)
+        self.say("")
+        self.say("    " + formula.strip())
+        self.say("")
+
     @property
     def text(self) -> str:
         return "\n".join(self.lines)

@@ -52,10 +52,7 @@ def side_by_side(say, titles, matrices, digits: int = 6, indent: int = 2) -> Non
 def run(out_dir=None) -> Demo:
     demo = Demo()
     say = demo.say
-    say(__doc__.strip().split("\n\n")[0])
-    say("")
-    say("    " + __doc__.strip().split("\n\n")[1].strip())
-    say("")
+    demo.intro(__doc__)
     w0, b0, w1, b1 = init(X.shape[1], HIDDEN, CLASSES, seed=0, dtype=np.float64)
     y = np.eye(CLASSES)[LABEL]
     say(f"The network of mnist-tanh-softmax with {X.shape[1]} inputs, {HIDDEN} hidden units and "

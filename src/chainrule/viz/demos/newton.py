@@ -48,10 +48,7 @@ def gradient_descent(A, b, x_star, tol: float = 1e-10, limit: int = 10_000):
 def run(out_dir=None) -> Demo:
     demo = Demo()
     say = demo.say
-    say(__doc__.strip().split("\n\n")[0])
-    say("")
-    say("    " + __doc__.strip().split("\n\n")[1].strip())
-    say("")
+    demo.intro(__doc__)
     A_np, b_np = problem()
     m, n = A_np.shape
     A, b = cr.tensor(A_np), cr.tensor(b_np)
