@@ -10,6 +10,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.ops import activation as _act
+from chainrule.ops import conv as _conv
 from chainrule.ops import shape as _shape
 
 
@@ -28,7 +29,7 @@ class Op:
 
 CR = types.SimpleNamespace(lib=cr, F=types.SimpleNamespace(
     pad=_shape.pad, gelu=_act.gelu, leaky_relu=_act.leaky_relu, softmax=_act.softmax,
-    log_softmax=_act.log_softmax))
+    log_softmax=_act.log_softmax, unfold=_conv.unfold, fold=_conv.fold))
 
 
 def _torch_ns():
@@ -132,7 +133,60 @@ UNARY = [
     Op("pad_reflect", lambda L, x: L.F.pad(x, (2, 1, 1, 2), mode="reflect"), _np_pad("reflect"), S3),
     Op("pad_replicate", lambda L, x: L.F.pad(x, (2, 1, 1, 2), mode="replicate"), _np_pad("edge"), S3),
     Op("pad_circular", lambda L, x: L.F.pad(x, (2, 1, 1, 2), mode="circular"), _np_pad("wrap"), S3),
+    Op("unfold", lambda L, x: L.F.unfold(x, 2, padding=1, stride=(1, 2)),
+       lambda x: _np_unfold(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), 2, (1, 2)), [((1, 2, 3, 4),)]),
+    Op("fold", lambda L, x: L.F.fold(x, (3, 4), 2), lambda x: _np_fold(x, (3, 4), 2), [((2, 8, 6),)]),
+    # in-place ops on a tensor of the graph (x * 1 is a non-leaf)
+    Op("relu_", lambda L, x: (x * 1).relu_(), lambda x: np.maximum(x, 0), S2, avoid=(0.0,)),
+    Op("sin_then_setitem", lambda L, x: _sin_then_setitem(x), lambda x: _np_sin_then_setitem(x), S2),
+    Op("view_mul_", lambda L, x: _view_mul_(x), lambda x: _np_view_mul_(x), S2),
 ]
+
+def _np_unfold(x, k, stride):
+    n, c, h, w = x.shape
+    rows = []
+    for i in range(k):
+        for j in range(k):
+            rows.append(x[:, :, i:h - k + 1 + i:stride[0], j:w - k + 1 + j:stride[1]].reshape(n, c, -1))
+    return np.stack(rows, axis=2).reshape(n, c * k * k, -1)
+
+
+def _np_fold(cols, size, k):
+    n, ck, length = cols.shape
+    c, (h, w) = ck // (k * k), size
+    out = np.zeros((n, c, h, w))
+    blocks = cols.reshape(n, c, k, k, h - k + 1, w - k + 1)
+    for i in range(k):
+        for j in range(k):
+            out[:, :, i:i + h - k + 1, j:j + w - k + 1] += blocks[:, :, i, j]
+    return out
+
+
+def _sin_then_setitem(x):
+    y = x.sin()
+    y[1:, 0] = x[:2, 1] * 3  # a value that needs a gradient, written into part of y
+    return y * x
+
+
+def _np_sin_then_setitem(x):
+    y = np.sin(x)
+    y[1:, 0] = x[:2, 1] * 3
+    return y * x
+
+
+def _view_mul_(x):
+    y = x * 2
+    y[:, 1:3].mul_(x[:, :2])  # in place through a view: changes y too
+    y.T[0].add_(1)
+    return y * y
+
+
+def _np_view_mul_(x):
+    y = x * 2
+    y[:, 1:3] *= x[:, :2]
+    y.T[0] += 1
+    return y * y
+
 
 BINARY = [
     Op("add", lambda L, a, b: a + b, np.add, BCAST),
@@ -150,6 +204,10 @@ BINARY = [
        [((2, 3), (4, 3))]),
     Op("stack", lambda L, a, b: L.lib.stack([a, b], dim=1), lambda a, b: np.stack([a, b], 1),
        [((2, 3), (2, 3))]),
+    Op("mul_", lambda L, a, b: (a * 1).mul_(b), np.multiply, [((3, 4), (3, 4)), ((3, 4), (4,))]),
+    Op("div_", lambda L, a, b: (a * 1).div_(b), np.divide, [((3, 4), (4,))], domain=(0.3, 2.0)),
+    Op("add_alpha", lambda L, a, b: (a * 1).add_(b, alpha=2.5), lambda a, b: a + 2.5 * b,
+       [((3, 4), (1, 4))]),
 ]
 
 ALL = UNARY + BINARY

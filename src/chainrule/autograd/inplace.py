@@ -131,8 +131,9 @@ def fresh(t):
     view = t.grad_fn
     if view is not None and view.view:
         base = fresh(view.inputs[0])
-        if base.grad_fn is not None and base.grad_fn.seq > view.seq:
-            _replaces(_again(view, base).grad_fn, t)
+        if (base.grad_fn is not None and base.grad_fn.seq > view.seq
+                and versions._owner(t.data) is versions._owner(base.data)):  # (still a view:
+            _replaces(_again(view, base).grad_fn, t)  # not a copy an in-place op kept of it)
     return t
 
 
