@@ -253,8 +253,6 @@ def test_grad_of_an_unused_input_raises_as_pytorch():
     assert_raises_like_torch(case, RuntimeError, match="appears to not have been used in the graph")
 
 
-@pytest.mark.xfail(strict=True, reason="backward(inputs=[y]) on a non-leaf fills y.grad but "
-                                       "y.retains_grad stays False (PyTorch: True)")
 def test_backward_inputs_non_leaf_retains_grad_as_pytorch():
     def case(L):
         x = T(L, X, True)

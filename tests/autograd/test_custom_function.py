@@ -10,10 +10,6 @@ import chainrule as cr
 from ._parity import T, assert_raises_like_torch, assert_same, torch
 
 V = [[1.5, -0.5, 0.25], [-2.0, 0.3, 0.7]]
-TRAILING_NONE = (
-    "backward may return more gradients than forward had inputs when the extra ones are None "
-    "(PyTorch's contract; the docs' LinearFunction returns grad_bias=None when called without "
-    "bias): chainrule raises 'backward returned 3 gradients but the op has 2 inputs'")
 
 
 def functions(L):
@@ -227,7 +223,6 @@ def test_linear_function_gradcheck_and_second_order_match_pytorch():
     assert_same(case, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=TRAILING_NONE)
 def test_linear_function_without_bias_as_in_the_docs():
     def case(L):
         x = T(L, V, True, dtype=L.float64)
@@ -239,7 +234,6 @@ def test_linear_function_without_bias_as_in_the_docs():
     assert_same(case, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=TRAILING_NONE + " (here: an option passed by keyword)")
 def test_option_passed_by_keyword_with_a_trailing_none_gradient():
     def case(L):
         class Scale(L.autograd.Function):
@@ -258,9 +252,6 @@ def test_option_passed_by_keyword_with_a_trailing_none_gradient():
     assert_same(case)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the PyTorch 2 style (forward without ctx, plus setup_context(ctx, inputs, output)) is not "
-    "supported: forward is called with ctx"))
 def test_forward_without_ctx_and_setup_context():
     def case(L):
         class MulC(L.autograd.Function):

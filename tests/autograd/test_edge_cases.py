@@ -59,19 +59,13 @@ def test_std_of_a_single_element_matches_pytorch(values):
         assert_same(_grad_of(lambda L, x: x.std(dim=0) if x.ndim > 1 else x.std(), values))
 
 
-STD_NAN = pytest.mark.xfail(strict=True, reason=(
-    "the second derivative of std at a constant input is NaN; PyTorch's is 0 (the first "
-    "derivative is 0 in both)"))
-
-
 ROWS = [[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]]  # the first row constant
 
 
 @pytest.mark.parametrize("reduce, values", [
-    pytest.param(lambda x: x.std(), [2.0, 2.0, 2.0], marks=STD_NAN, id="std"),
-    pytest.param(lambda x: x.std(dim=1).sum(), ROWS, marks=STD_NAN, id="std(dim=1)"),
-    pytest.param(lambda x: x.std(unbiased=False), [2.0, 2.0, 2.0], marks=STD_NAN,
-                 id="std(unbiased=False)"),
+    pytest.param(lambda x: x.std(), [2.0, 2.0, 2.0], id="std"),
+    pytest.param(lambda x: x.std(dim=1).sum(), ROWS, id="std(dim=1)"),
+    pytest.param(lambda x: x.std(unbiased=False), [2.0, 2.0, 2.0], id="std(unbiased=False)"),
     pytest.param(lambda x: x.var(), [2.0, 2.0, 2.0], id="var"),
     pytest.param(lambda x: x.var(dim=1).sum(), ROWS, id="var(dim=1)"),
 ])
@@ -177,9 +171,6 @@ def test_integer_floor_division_by_zero_raises(name):
         INT_DIV[name](cr)
 
 
-@pytest.mark.xfail(strict=True, reason="integer // 0 raises ZeroDivisionError, which is not a "
-                                       "RuntimeError: `except RuntimeError` written for PyTorch "
-                                       "misses it")
 def test_integer_floor_division_by_zero_raises_a_runtime_error_as_pytorch():
     assert_raises_like_torch(INT_DIV["t // t"], RuntimeError)
 
@@ -187,8 +178,6 @@ def test_integer_floor_division_by_zero_raises_a_runtime_error_as_pytorch():
 @pytest.mark.parametrize("expr", [lambda L: T(L, [1, 2]) % T(L, [0, 1]),
                                   lambda L: T(L, [1, 2]) % 0],
                          ids=["t % t", "t % 0"])
-@pytest.mark.xfail(strict=True, reason="integer % 0 silently gives 0 (NumPy's answer, with a "
-                                       "RuntimeWarning); PyTorch raises ZeroDivisionError")
 def test_integer_remainder_by_zero_raises_as_pytorch(expr):
     assert_raises_like_torch(expr, (RuntimeError, ZeroDivisionError))
 

@@ -79,14 +79,23 @@ def test_np_array_copy_false_shares_memory_as_numpy_defines_it():
         np.array(torch.tensor(X), dtype=np.float64, copy=False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "np.array(t) on a tensor that requires grad returns a copy; PyTorch raises \"Can't call "
-    "numpy() on Tensor that requires grad\" (and chainrule's own t.numpy() raises too)"))
-def test_np_array_of_a_tensor_that_requires_grad_raises_as_pytorch():
+def test_np_array_of_a_tensor_that_requires_grad_copies_its_values():
+    # PyTorch refuses: "Can't call numpy() on Tensor that requires grad". chainrule's Tensor.data
+    # is the NumPy array itself, and np.array(t) copies it, also when t requires grad (README,
+    # "differences from PyTorch"): the copy is detached from the graph, so nothing is tracked
+    # wrongly. (t.numpy() still refuses, as PyTorch's.)
     with pytest.raises(RuntimeError, match="requires grad"):
         np.array(torch.tensor(X, requires_grad=True))
+    x = cr.tensor(X, requires_grad=True)
+    for t in (x, x * 2):  # a leaf and a non-leaf
+        a = np.array(t)
+        assert type(a) is np.ndarray and a.dtype == np.float32
+        np.testing.assert_array_equal(a, t.data)
+        assert not np.shares_memory(a, t.data)
+        a[0] = 100.0  # a copy: the tensor does not change
+        assert t.tolist()[0] == X[0] * (1 if t is x else 2)
     with pytest.raises(RuntimeError, match="requires grad"):
-        np.array(cr.tensor(X, requires_grad=True))
+        x.numpy()
 
 
 def _train(L, model, steps=3):

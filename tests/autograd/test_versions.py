@@ -14,15 +14,6 @@ from ._parity import T, assert_same, assert_version_error_like_torch, torch
 X = [1.0, 2.0, 3.0]
 W = [4.0, 5.0, 6.0]
 
-# Why the xfail cases fail today (see the report for reproductions)
-SAVED_ARRAYS_NOT_CHECKED = (
-    "versions.check_saved reads getattr(item, 'data', item): for a NumPy array that is its "
-    "memoryview, so the arrays chainrule's own ops save are never checked and backward silently "
-    "uses the changed values")
-INIT_NO_VERSION = "nn.init functions / load_state_dict change parameters without counting a version"
-INDEX_NOT_SAVED = "x[i]'s backward keeps the index array outside ctx.saved: its change is not seen"
-
-
 def _mul_then(change):
     """y = x * w (MulBackward saves w); change(w); backward."""
     def case(L):
@@ -237,75 +228,44 @@ def case_custom_function_saved_input_changed(L):
     y.sum().backward()
 
 
-_xf = lambda reason: pytest.mark.xfail(strict=True, reason=reason)  # noqa: E731
-
 VERSION_ERRORS = [
-    pytest.param(case_brief_add_, "Mul", True, marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.add_"),
-    pytest.param(_mul_then(lambda L, w: w.mul_(2)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.mul_"),
-    pytest.param(_mul_then(lambda L, w: w.__setitem__(1, 7.0)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w[i]=v"),
-    pytest.param(_mul_then(lambda L, w: w.fill_(2.0)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.fill_"),
-    pytest.param(_mul_then(lambda L, w: w.copy_(L.ones(3))), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.copy_"),
-    pytest.param(_mul_then(lambda L, w: w.zero_()), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.zero_"),
-    pytest.param(_mul_then(lambda L, w: w.__isub__(1)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w-=1"),
-    pytest.param(_mul_then(lambda L, w: w.view(3).add_(1)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.view(3).add_"),
-    pytest.param(_mul_then(lambda L, w: w[0:2].mul_(2)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w[0:2].mul_"),
-    pytest.param(_mul_then(lambda L, w: w[1:].add_(1)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w[1:].add_"),
+    pytest.param(case_brief_add_, "Mul", True, id="w.add_"),
+    pytest.param(_mul_then(lambda L, w: w.mul_(2)), "Mul", True, id="w.mul_"),
+    pytest.param(_mul_then(lambda L, w: w.__setitem__(1, 7.0)), "Mul", True, id="w[i]=v"),
+    pytest.param(_mul_then(lambda L, w: w.fill_(2.0)), "Mul", True, id="w.fill_"),
+    pytest.param(_mul_then(lambda L, w: w.copy_(L.ones(3))), "Mul", True, id="w.copy_"),
+    pytest.param(_mul_then(lambda L, w: w.zero_()), "Mul", True, id="w.zero_"),
+    pytest.param(_mul_then(lambda L, w: w.__isub__(1)), "Mul", True, id="w-=1"),
+    pytest.param(_mul_then(lambda L, w: w.view(3).add_(1)), "Mul", True, id="w.view(3).add_"),
+    pytest.param(_mul_then(lambda L, w: w[0:2].mul_(2)), "Mul", True, id="w[0:2].mul_"),
+    pytest.param(_mul_then(lambda L, w: w[1:].add_(1)), "Mul", True, id="w[1:].add_"),
     pytest.param(_mul_then(lambda L, w: w.reshape(3, 1)[0].fill_(0)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.reshape()[0].fill_"),
-    pytest.param(_mul_then(lambda L, w: w.detach().add_(1)), "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.detach().add_"),
-    pytest.param(case_matmul_weight_through_T, "MatMul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="w.T.add_"),
+                 id="w.reshape()[0].fill_"),
+    pytest.param(_mul_then(lambda L, w: w.detach().add_(1)), "Mul", True, id="w.detach().add_"),
+    pytest.param(case_matmul_weight_through_T, "MatMul", True, id="w.T.add_"),
     pytest.param(case_brief_sigmoid_output_through_detach, "Sigmoid", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="sigmoid-output-detach-mul_"),
-    pytest.param(case_exp_output_changed, "Exp", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="exp-output"),
-    pytest.param(case_tanh_output_changed, "Tanh", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="tanh-output"),
-    pytest.param(case_pow_input_changed, "Pow", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="pow-input"),
-    pytest.param(case_div_divisor_changed, "Div", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="div-divisor"),
-    pytest.param(case_where_condition_changed, "Where", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="where-condition"),
-    pytest.param(case_versions_1_to_3, "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="versions-1-to-3"),
+                 id="sigmoid-output-detach-mul_"),
+    pytest.param(case_exp_output_changed, "Exp", True, id="exp-output"),
+    pytest.param(case_tanh_output_changed, "Tanh", True, id="tanh-output"),
+    pytest.param(case_pow_input_changed, "Pow", True, id="pow-input"),
+    pytest.param(case_div_divisor_changed, "Div", True, id="div-divisor"),
+    pytest.param(case_where_condition_changed, "Where", True, id="where-condition"),
+    pytest.param(case_versions_1_to_3, "Mul", True, id="versions-1-to-3"),
     pytest.param(case_second_backward_after_change, "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="retain_graph-second-backward"),
-    pytest.param(case_autograd_grad_after_change, "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="autograd.grad"),
-    pytest.param(case_base_of_saved_view_changed, "Mul", True,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="base-of-saved-view"),
+                 id="retain_graph-second-backward"),
+    pytest.param(case_autograd_grad_after_change, "Mul", True, id="autograd.grad"),
+    pytest.param(case_base_of_saved_view_changed, "Mul", True, id="base-of-saved-view"),
     # PyTorch saves x as a (1, 3) tensor and W transposed: compare versions, not shapes
-    pytest.param(case_linear_input_changed, "Linear", False,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED), id="linear-input"),
+    pytest.param(case_linear_input_changed, "Linear", False, id="linear-input"),
+    # a Linear's weight is at version 1 after construction (its init counts), as PyTorch's
     pytest.param(case_param_changed_under_no_grad, "Linear", False,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED + "; also " + INIT_NO_VERSION
-                           + " (PyTorch's weight is at version 1 after construction)"),
                  id="param-mul_-under-no_grad"),
-    pytest.param(case_linear_then_sgd_step, "Linear", False,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED + "; " + INIT_NO_VERSION
-                           + " (PyTorch: at version 2, expected 1)"), id="linear-sgd-step"),
-    pytest.param(case_linear_then_adam_step, "Linear", False,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED + "; " + INIT_NO_VERSION),
-                 id="linear-adam-step"),
-    pytest.param(case_param_reinitialised, "Linear", False,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED + "; " + INIT_NO_VERSION),
-                 id="nn.init.zeros_-after-forward"),
+    pytest.param(case_linear_then_sgd_step, "Linear", False, id="linear-sgd-step"),
+    pytest.param(case_linear_then_adam_step, "Linear", False, id="linear-adam-step"),
+    pytest.param(case_param_reinitialised, "Linear", False, id="nn.init.zeros_-after-forward"),
     pytest.param(case_load_state_dict_after_forward, "Linear", False,
-                 marks=_xf(SAVED_ARRAYS_NOT_CHECKED + "; " + INIT_NO_VERSION),
                  id="load_state_dict-after-forward"),
-    pytest.param(case_index_tensor_changed, None, True, marks=_xf(INDEX_NOT_SAVED),
-                 id="index-tensor"),
+    pytest.param(case_index_tensor_changed, None, True, id="index-tensor"),
     pytest.param(case_custom_function_saved_output_changed, "Exp", True,
                  id="custom-Function-saved-output"),
     pytest.param(case_custom_function_saved_input_changed, "Square", True,
@@ -318,24 +278,41 @@ def test_backward_raises_pytorchs_version_error(case, op, check_shape):
     assert_version_error_like_torch(case, op=op, check_shape=check_shape)
 
 
-@pytest.mark.xfail(strict=True, reason=SAVED_ARRAYS_NOT_CHECKED + "; and past 1024 changes "
-                   "the expected version is computed from the 1024 stamps kept (deque maxlen): "
-                   "'expected version 981' where PyTorch says 5")
-def test_expected_version_after_more_than_1024_changes():
+def _mul_between_changes(before, after):
+    """w changed ``before`` times; y = x * w (MulBackward saves w); w changed ``after`` times."""
     def case(L):
         x = T(L, X, True)
         w = T(L, W)
-        for _ in range(5):
+        for _ in range(before):
             w.add_(1)
-        y = x * w  # saved at version 5
-        for _ in range(2000):
+        y = x * w  # saved at version `before`
+        for _ in range(after):
             w.add_(1)
         y.sum().backward()
+    return case
 
-    assert_version_error_like_torch(case, op="Mul")
+
+def test_expected_version_of_a_node_older_than_the_kept_changes_is_an_upper_bound():
+    # chainrule keeps the stamps of the last 64 changes of an array. Here w is at version
+    # 5 + 2000 = 2005; the stamps kept are those of changes 1942..2005, all made after y, so the
+    # version y saw was at most 2005 - 64 = 1941, and the message says so. PyTorch keeps the
+    # version in the saved variable and says "expected version 5" (5 <= 1941: the bound holds).
+    case = _mul_between_changes(5, 2000)
+    with pytest.raises(RuntimeError, match="is at version 2005; expected version 5 instead"):
+        case(torch)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation") as ce:
+        case(cr)
+    msg = str(ce.value)
+    assert "[chainrule.FloatTensor [3]], which is input 1 of MulBackward" in msg, msg
+    assert "is at version 2005; expected version 1941 or earlier instead" in msg, msg
 
 
-@pytest.mark.xfail(strict=True, reason=SAVED_ARRAYS_NOT_CHECKED)
+@pytest.mark.parametrize("before, after", [(0, 1), (5, 63), (1000, 63)])
+def test_expected_version_within_the_last_64_changes_is_exact_as_pytorch(before, after):
+    cmsg, _ = assert_version_error_like_torch(_mul_between_changes(before, after), op="Mul")
+    assert f"is at version {before + after}; expected version {before} instead" in cmsg, cmsg
+
+
 def test_the_brief_repro_gives_no_silently_wrong_gradient():
     """The same repro, stated as what must never happen: a gradient from the changed w."""
     x = cr.tensor(X, requires_grad=True)
@@ -592,7 +569,6 @@ def test_each_optimizer_step_counts_one_version_as_pytorch(opt_name, kwargs):
     assert assert_same(case) == (3, 3)
 
 
-@pytest.mark.xfail(strict=True, reason=INIT_NO_VERSION)
 @pytest.mark.parametrize("fn", ["uniform_", "normal_", "zeros_", "ones_", "constant_",
                                 "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
                                 "kaiming_normal_"])
@@ -607,7 +583,6 @@ def test_nn_init_counts_a_version_as_pytorch(fn):
     assert assert_same(case) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=INIT_NO_VERSION)
 def test_module_construction_and_load_state_dict_count_versions_as_pytorch():
     def case(L):
         lin = L.nn.Linear(2, 2)
@@ -619,8 +594,6 @@ def test_module_construction_and_load_state_dict_count_versions_as_pytorch():
     assert assert_same(case) == [1, 1, 2, 2]
 
 
-@pytest.mark.xfail(strict=True, reason="accumulating into an existing .grad does not count a "
-                                       "version of .grad (PyTorch's AccumulateGrad adds in place)")
 def test_accumulating_into_grad_counts_a_version_as_pytorch():
     def case(L):
         x = T(L, X, True)

@@ -17,7 +17,8 @@ from . import state
 
 
 class _Local(threading.local):
-    grad_enabled = True  # this thread's mode
+    grad_enabled = True  # does this thread record? (its grad mode, unless in inference mode)
+    mode = True  # its grad mode, as is_grad_enabled() reports it
     inference = False  # inside inference_mode
 
 
@@ -27,21 +28,21 @@ _threads_off = 0  # threads whose grad mode is off now
 
 
 def is_grad_enabled() -> bool:
-    return _local.grad_enabled
+    return _local.mode
 
 
 def _set(mode: bool) -> bool:
-    """Set this thread's grad mode; return the previous one. Inside inference_mode, grad mode
-    stays off (enable_grad does not undo inference mode, as in PyTorch)."""
+    """Set this thread's grad mode; return the previous one. Inside inference_mode nothing is
+    recorded whatever the grad mode (enable_grad does not undo inference mode, as in PyTorch)."""
     global _threads_off
-    if mode and _local.inference:
-        mode = False
-    prev = _local.grad_enabled
-    if prev != mode:
+    prev = _local.mode
+    _local.mode = mode
+    records = mode and not _local.inference
+    if records != _local.grad_enabled:
         with _lock:
-            _threads_off += -1 if mode else 1
+            _threads_off += -1 if records else 1
             state.grad_everywhere = _threads_off == 0
-        _local.grad_enabled = mode
+        _local.grad_enabled = records
     return prev
 
 
@@ -171,15 +172,13 @@ class inference_mode(_GradMode):
 
     def __enter__(self):
         self.prev_inference = _local.inference
-        _local.inference = False  # (so that inference_mode(False) can switch grad mode on)
-        self.prev = _set(self.mode)
         _local.inference = self.inference
+        self.prev = _set(self.mode)
         return self
 
     def __exit__(self, *exc):
-        _local.inference = False
-        _set(self.prev)
         _local.inference = self.prev_inference
+        _set(self.prev)
         return False
 
     def clone(self):
