@@ -193,7 +193,7 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                 _check_versions(node, outs)
             try:
                 if graph:
-                    in_grads = _graph_backward(node, grad_output, outs.get(node))
+                    in_grads = graph_backward(node, grad_output, outs.get(node))
                 else:
                     in_grads = node.backward(node, grad_output)
             except SavedFreedError as err:
@@ -219,7 +219,7 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                 if graph:
                     if (not isinstance(g, Tensor) or g.data.shape != data.shape
                             or g.data.dtype != data.dtype):
-                        g = _conform_graph(g, data, node)
+                        g = conform_graph(g, data, node)
                 elif type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                     g = _conform(g, data, node)
                 push(t, g, node)
@@ -259,20 +259,12 @@ def _watch(node, grad_output, capture, graph, run=True):
         return grad_output
     hooks = node._hooks
     if hooks is not None and hooks[0]:
-        grad_output = _through_hooks(hooks[0], grad_output, graph)
+        grad_output = through_hooks(hooks[0], grad_output, graph)
     if captured:
         capture[node] = grad_output
     if node._retained is not None and (t := node._retained()) is not None:
         _deliver(t, grad_output, True, None, graph, None)
     return grad_output
-
-
-def _through_hooks(hooks, g, graph):
-    """Run gradient hooks (they take and return Tensors) on ``g`` (an array, or a Tensor)."""
-    out = run_grad_hooks(hooks, g if graph else _make(g, None))
-    if graph:
-        return out if isinstance(out, Tensor) else _make(np.asarray(out), None)
-    return out.data if isinstance(out, Tensor) else np.asarray(out)
 
 
 def _check_versions(node, outs):
@@ -294,18 +286,6 @@ def _conform(g, data, node) -> np.ndarray:
         g = unbroadcast(g, data.shape, node.name())
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
-    return g
-
-
-def _conform_graph(g, data, node):
-    """``_conform`` for a recorded backward: the gradient as a Tensor (summing and casting are
-    recorded too)."""
-    if not isinstance(g, Tensor):
-        g = _make(np.asarray(g, dtype=data.dtype), None)
-    if g.data.shape != data.shape:
-        g = unbroadcast(g, data.shape, node.name())
-    if g.data.dtype != data.dtype:
-        g = g.to(data.dtype)
     return g
 
 
@@ -335,133 +315,7 @@ def _deliver(t, g, shared, capture, graph, leaves):
         versions.bump(t._grad.data)
 
 
-class _LeafHooks:
-    """Leaves with hooks: their gradient is summed until every edge into them has delivered,
-    then it goes through their hooks once, into ``.grad``, then to their post-accumulate hooks
-    (as PyTorch's AccumulateGrad node)."""
-
-    def __init__(self, roots):
-        self.count = {}  # id(leaf) -> edges still to come
-        self.grads = {}  # id(leaf) -> (leaf, gradient so far)
-        seen = set()
-        stack = [t.grad_fn for t in roots if t.grad_fn is not None]
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            for t, need in zip(node.inputs, node.needs_input_grad):
-                fn = getattr(t, "grad_fn", None)
-                if fn is not None:
-                    if fn.seq > node.seq:
-                        fn = history_at(fn, node.seq)
-                    if fn is not None:
-                        stack.append(fn)
-                elif need and isinstance(t, Tensor) and hooks_of(t) is not None:
-                    self.count[id(t)] = self.count.get(id(t), 0) + 1
-        for t in roots:
-            if t.grad_fn is None and hooks_of(t) is not None:
-                self.count[id(t)] = self.count.get(id(t), 0) + 1
-
-    def arrive(self, t, g, node) -> bool:
-        """One edge into leaf ``t`` (``g`` None: it brought nothing); False if t has no hooks."""
-        key = id(t)
-        left = self.count.get(key)
-        if left is None:
-            return False
-        if g is not None:
-            seen = self.grads.get(key)
-            self.grads[key] = (t, g if seen is None else seen[1] + g)
-        self.count[key] = left - 1
-        if left == 1:
-            self._fire(key)
-        return True
-
-    def _fire(self, key):
-        del self.count[key]
-        item = self.grads.pop(key, None)
-        if item is None:
-            return
-        t, g = item
-        pre, post = hooks_of(t) or ({}, {})
-        graph = isinstance(g, Tensor)
-        if pre:
-            g = _through_hooks(pre, g, graph)
-        _deliver(t, g, True, None, graph, None)
-        run_post_hooks(post, t)
-
-    def finish(self):
-        for key in list(self.count):
-            self._fire(key)
-
-
-# -- a recorded backward (create_graph=True) -----------------------------------------------------
-
-def _graph_backward(node, grad_output, out):
-    """Run a node's backward on Tensors, so that it is recorded: its saved arrays are handed
-    over as the graph's own tensors (its inputs, and its output ``out``)."""
-    cls = type(node)
-    saved = getattr(node, "saved", ())
-    if saved is FREED:
-        FREED._fail()
-    if cls.once_differentiable:
-        return _once(node, grad_output)
-    if cls.composite is not None and not cls.tensors:
-        return _composite_backward(node, grad_output)
-    node.saved = _unpack(node, saved, out)
-    try:
-        return cls.backward(node, grad_output)
-    finally:
-        node.saved = saved
-
-
-def _unpack(node, saved, out):
-    """What ``node`` saved, with each input's or output's array replaced by that tensor."""
-    if not saved:
-        return saved
-    inputs = node.inputs
-    unpacked = []
-    for s in saved:
-        data = s.data if isinstance(s, Tensor) else s
-        if type(data) is _ndarray:
-            for t in inputs:
-                if isinstance(t, Tensor) and t.data is data:
-                    s = t
-                    break
-            else:
-                if out is not None and out.data is data:
-                    s = out
-        unpacked.append(s)
-    return tuple(unpacked)
-
-
-def _composite_backward(node, grad_output):
-    """A fused op's gradients, recorded: differentiate its ``composite`` (the same function in
-    primitive ops) at the node's inputs."""
-    cls = type(node)
-    inputs = node.inputs
-    wanted = [i for i, need in enumerate(node.needs_input_grad) if need]
-    floor = _next_seq()
-    y = cls.composite(node, *inputs, **getattr(node, "kwargs", {}))
-    keys = [_key(inputs[i]) for i in wanted]
-    capture = dict.fromkeys(keys)
-    needed = _needed([y], set(keys), floor)
-    _run_general((y,), (grad_output,), True, True, capture, needed)
-    grads = [None] * len(inputs)
-    for i, k in zip(wanted, keys):
-        grads[i] = capture[k]
-    return tuple(grads)
-
-
-def _once(node, grad_output):
-    """A backward marked ``once_differentiable``: run on arrays; the results get a node that
-    raises if anyone differentiates through it (PyTorch's DelayedError)."""
-    node_grads = node.backward(node, grad_output.data)  # arrays in, arrays out
-    single = type(node_grads) is not tuple
-    grads = (node_grads,) if single else node_grads
-    wrapped = tuple(None if g is None else _DelayedError.apply(grad_output, g) for g in grads)
-    return wrapped[0] if single else wrapped
-
+# -- what autograd.grad runs --------------------------------------------------------------------
 
 def _key(t):
     """How capture names a tensor: its node, or id() for a leaf."""
@@ -577,7 +431,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             continue
         hooks = hooks_of(t)
         if hooks is not None and hooks[0]:
-            g = _through_hooks(hooks[0], g, create_graph)
+            g = through_hooks(hooks[0], g, create_graph)
         _deliver(t, g, True, None, create_graph, None)
         if hooks is not None and hooks[1]:
             run_post_hooks(hooks[1], t)
@@ -617,7 +471,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, (t, k) in enumerate(zip(inputs, keys)):
         g = capture[k]
         if g is not None and t.grad_fn is None and (hooks := hooks_of(t)) is not None and hooks[0]:
-            g = _through_hooks(hooks[0], g, create_graph)  # a leaf's own hooks, as PyTorch
+            g = through_hooks(hooks[0], g, create_graph)  # a leaf's own hooks, as PyTorch
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: One of the differentiated Tensors (input {i}, shape "
@@ -636,9 +490,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-from .function import FREED, SavedFreedError, _DelayedError, _next_seq  # noqa: E402
-from .hooks import hooks_of, run_grad_hooks, run_post_hooks  # noqa: E402
+from .function import FREED, SavedFreedError  # noqa: E402
+from .hooks import _LeafHooks, hooks_of, run_post_hooks, through_hooks  # noqa: E402
 from .inplace import fresh, history_at  # noqa: E402
+from .recorded import conform_graph, graph_backward  # noqa: E402
 from . import versions  # noqa: E402
 from .versions import check_saved  # noqa: E402
 from ..tensor import Tensor, _make, _new  # noqa: E402

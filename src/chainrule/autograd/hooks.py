@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from . import state
 
 _ids = itertools.count()
@@ -78,3 +80,77 @@ def run_post_hooks(hooks, tensor):
         if hook(tensor) is not None:
             raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks "
                                "cannot return anything.")
+
+
+def through_hooks(hooks, g, graph):
+    """Run gradient hooks (they take and return Tensors) on ``g`` (an array, or a Tensor)."""
+    out = run_grad_hooks(hooks, g if graph else _make(g, None))
+    if graph:
+        return out if isinstance(out, Tensor) else _make(np.asarray(out), None)
+    return out.data if isinstance(out, Tensor) else np.asarray(out)
+
+
+class _LeafHooks:
+    """Leaves with hooks: their gradient is summed until every edge into them has delivered,
+    then it goes through their hooks once, into ``.grad``, then to their post-accumulate hooks
+    (as PyTorch's AccumulateGrad node)."""
+
+    def __init__(self, roots):
+        self.count = {}  # id(leaf) -> edges still to come
+        self.grads = {}  # id(leaf) -> (leaf, gradient so far)
+        seen = set()
+        stack = [t.grad_fn for t in roots if t.grad_fn is not None]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for t, need in zip(node.inputs, node.needs_input_grad):
+                fn = getattr(t, "grad_fn", None)
+                if fn is not None:
+                    if fn.seq > node.seq:
+                        fn = history_at(fn, node.seq)
+                    if fn is not None:
+                        stack.append(fn)
+                elif need and isinstance(t, Tensor) and hooks_of(t) is not None:
+                    self.count[id(t)] = self.count.get(id(t), 0) + 1
+        for t in roots:
+            if t.grad_fn is None and hooks_of(t) is not None:
+                self.count[id(t)] = self.count.get(id(t), 0) + 1
+
+    def arrive(self, t, g, node) -> bool:
+        """One edge into leaf ``t`` (``g`` None: it brought nothing); False if t has no hooks."""
+        key = id(t)
+        left = self.count.get(key)
+        if left is None:
+            return False
+        if g is not None:
+            seen = self.grads.get(key)
+            self.grads[key] = (t, g if seen is None else seen[1] + g)
+        self.count[key] = left - 1
+        if left == 1:
+            self._fire(key)
+        return True
+
+    def _fire(self, key):
+        del self.count[key]
+        item = self.grads.pop(key, None)
+        if item is None:
+            return
+        t, g = item
+        pre, post = hooks_of(t) or ({}, {})
+        graph = isinstance(g, Tensor)
+        if pre:
+            g = through_hooks(pre, g, graph)
+        _deliver(t, g, True, None, graph, None)
+        run_post_hooks(post, t)
+
+    def finish(self):
+        for key in list(self.count):
+            self._fire(key)
+
+
+
+from .engine import _deliver  # noqa: E402
+from .inplace import history_at  # noqa: E402
+from ..tensor import Tensor, _make  # noqa: E402

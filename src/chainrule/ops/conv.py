@@ -246,7 +246,7 @@ class AvgPool2d(Function):
     def composite(ctx, x, kernel_size, stride, padding, out_size, count_include_pad, divisor):
         """The same pooling in primitive ops, the sum of each column of unfold(x) over its
         divisor: what ``create_graph=True`` differentiates."""
-        div, shape = ctx.saved[0], ctx.saved[1]
+        div = ctx.saved[0]
         windows, unbatched = _pool_windows(x, kernel_size, stride, padding, (1, 1), out_size, 0.0)
         y = windows.sum(dim=2)
         y = y.reshape(y.shape[:2] + tuple(out_size)) / div

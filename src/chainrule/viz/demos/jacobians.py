@@ -105,7 +105,7 @@ def run(out_dir=None) -> Demo:
     say("3. The chain rule is the product of the Jacobians, from the loss back to the input:")
     say("   ∂p/∂x = ∂p/∂z · ∂z/∂h · ∂h/∂a · ∂a/∂x = (diag(p) − p pᵀ) · W1ᵀ · diag(1 − h²) · W0ᵀ")
     side_by_side(say, [f"∂p/∂x ({CLASSES}×{X.shape[1]}), by hand",
-                       f"autograd, row i = grad(p_i, x)"],
+                       "autograd, row i = grad(p_i, x)"],
                  [chain, chain_auto], indent=3)
     say(f"   L = ½ ‖p − y‖² = {loss.item():.10f},  ∂L/∂p = p − y = {matrix(g_p)[0]}")
     say("   ∇ₓL = (∂p/∂x)ᵀ (p − y), the product transposed onto the loss's gradient:")
