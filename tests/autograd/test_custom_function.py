@@ -8,95 +8,9 @@ import pytest
 import chainrule as cr
 
 from ._parity import T, assert_raises_like_torch, assert_same, torch
+from .functions import functions, make_function
 
 V = [[1.5, -0.5, 0.25], [-2.0, 0.3, 0.7]]
-
-
-def functions(L):
-    """The Functions of PyTorch's tutorials and docs, verbatim but for the base class."""
-
-    class MyReLU(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, input):
-            ctx.save_for_backward(input)
-            return input.clamp(min=0)
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            input, = ctx.saved_tensors
-            grad_input = grad_output.clone()
-            grad_input[input < 0] = 0
-            return grad_input
-
-    class LegendrePolynomial3(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, input):
-            ctx.save_for_backward(input)
-            return 0.5 * (5 * input ** 3 - 3 * input)
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            input, = ctx.saved_tensors
-            return grad_output * 1.5 * (5 * input ** 2 - 1)
-
-    class Exp(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, i):
-            result = i.exp()
-            ctx.save_for_backward(result)
-            return result
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            result, = ctx.saved_tensors
-            return grad_output * result
-
-    class MulConstant(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, tensor, constant):
-            ctx.constant = constant
-            return tensor * constant
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output * ctx.constant, None
-
-    class LinearFunction(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, input, weight, bias=None):
-            ctx.save_for_backward(input, weight, bias)
-            output = input.mm(weight.t())
-            if bias is not None:
-                output += bias.unsqueeze(0).expand_as(output)
-            return output
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            input, weight, bias = ctx.saved_tensors
-            grad_input = grad_weight = grad_bias = None
-            ctx.seen_needs = tuple(ctx.needs_input_grad)
-            if ctx.needs_input_grad[0]:
-                grad_input = grad_output.mm(weight)
-            if ctx.needs_input_grad[1]:
-                grad_weight = grad_output.t().mm(input)
-            if bias is not None and ctx.needs_input_grad[2]:
-                grad_bias = grad_output.sum(0)
-            return grad_input, grad_weight, grad_bias
-
-    class Cube(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
-
-        @staticmethod
-        @L.autograd.function.once_differentiable
-        def backward(ctx, grad_output):
-            x, = ctx.saved_tensors
-            return grad_output * 3 * x ** 2
-
-    return dict(MyReLU=MyReLU, Legendre=LegendrePolynomial3, Exp=Exp, MulConstant=MulConstant,
-                LinearFunction=LinearFunction, Cube=Cube)
 
 
 def _x(L):
@@ -107,49 +21,45 @@ TUTORIAL = ["MyReLU", "Legendre", "Exp"]
 DIFFERENTIABLE = ["Legendre", "Exp"]  # backward written with differentiable tensor ops
 
 
-@pytest.mark.parametrize("name", TUTORIAL)
-def test_tutorial_function_values_and_gradients_match_pytorch(name):
+# what each tutorial Function is run through, on x and y = F.apply(x)
+
+def values_and_gradients(L, x, y):
+    (y * y).sum().backward()
+    return y, x.grad, y.grad_fn is not None
+
+
+def gradient_of_gradient(L, x, y):
+    (g,) = L.autograd.grad((y * y).sum(), x, create_graph=True)
+    (g2,) = L.autograd.grad((g * g).sum(), x)
+    return g, g2
+
+
+def third_derivative(L, x, y):
+    (g,) = L.autograd.grad(y.sum(), x, create_graph=True)
+    (g2,) = L.autograd.grad(g.sum(), x, create_graph=True)
+    (g3,) = L.autograd.grad(g2.sum(), x)
+    return g, g2, g3
+
+
+def hessian_via_backward_create_graph(L, x, y):
+    y.sum().backward(create_graph=True)
+    g = x.grad
+    x.grad = None
+    g.sum().backward()
+    return g, x.grad
+
+
+RUNS = ([(values_and_gradients, name) for name in TUTORIAL]
+        + [(gradient_of_gradient, name) for name in TUTORIAL]
+        + [(run, name) for run in (third_derivative, hessian_via_backward_create_graph)
+           for name in DIFFERENTIABLE])
+
+
+@pytest.mark.parametrize("run, name", RUNS, ids=[f"{r.__name__}-{n}" for r, n in RUNS])
+def test_tutorial_function_matches_pytorch(run, name):
     def case(L):
         x = _x(L)
-        y = functions(L)[name].apply(x)
-        (y * y).sum().backward()
-        return y, x.grad, y.grad_fn is not None
-    assert_same(case, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("name", TUTORIAL)
-def test_tutorial_function_gradient_of_gradient_matches_pytorch(name):
-    def case(L):
-        x = _x(L)
-        y = functions(L)[name].apply(x)
-        (g,) = L.autograd.grad((y * y).sum(), x, create_graph=True)
-        (g2,) = L.autograd.grad((g * g).sum(), x)
-        return g, g2
-    assert_same(case, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("name", DIFFERENTIABLE)
-def test_tutorial_function_third_derivative_matches_pytorch(name):
-    def case(L):
-        x = _x(L)
-        y = functions(L)[name].apply(x)
-        (g,) = L.autograd.grad(y.sum(), x, create_graph=True)
-        (g2,) = L.autograd.grad(g.sum(), x, create_graph=True)
-        (g3,) = L.autograd.grad(g2.sum(), x)
-        return g, g2, g3
-    assert_same(case, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("name", DIFFERENTIABLE)
-def test_tutorial_function_hessian_via_backward_create_graph(name):
-    def case(L):
-        x = _x(L)
-        y = functions(L)[name].apply(x)
-        y.sum().backward(create_graph=True)
-        g = x.grad
-        x.grad = None
-        g.sum().backward()
-        return g, x.grad
+        return run(L, x, functions(L)[name].apply(x))
     assert_same(case, rtol=1e-12, atol=1e-12)
 
 
@@ -195,13 +105,18 @@ def test_mul_constant_with_an_option_argument_matches_pytorch():
     assert_same(case)
 
 
+def _linear_inputs(L, wants=(True, True, True)):
+    """input (2, 3), weight (2, 3), bias (2,) of LinearFunction; ``wants``: which require grad."""
+    return (T(L, V, wants[0], dtype=L.float64),
+            T(L, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], wants[1], dtype=L.float64),
+            T(L, [0.5, -0.5], wants[2], dtype=L.float64))
+
+
 @pytest.mark.parametrize("wants", [(True, True, True), (False, True, False), (True, False, True),
                                    (False, False, True)])
 def test_linear_function_needs_input_grad_matches_pytorch(wants):
     def case(L):
-        x = T(L, V, wants[0], dtype=L.float64)
-        w = T(L, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], wants[1], dtype=L.float64)
-        b = T(L, [0.5, -0.5], wants[2], dtype=L.float64)
+        x, w, b = _linear_inputs(L, wants)
         y = functions(L)["LinearFunction"].apply(x, w, b)
         y.sum().backward()
         return y, x.grad, w.grad, b.grad, y.grad_fn.seen_needs
@@ -210,9 +125,7 @@ def test_linear_function_needs_input_grad_matches_pytorch(wants):
 
 def test_linear_function_gradcheck_and_second_order_match_pytorch():
     def case(L):
-        x = T(L, V, True, dtype=L.float64)
-        w = T(L, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], True, dtype=L.float64)
-        b = T(L, [0.5, -0.5], True, dtype=L.float64)
+        x, w, b = _linear_inputs(L)
         F = functions(L)["LinearFunction"]
         ok = L.autograd.gradcheck(F.apply, (x, w, b)) and L.autograd.gradgradcheck(F.apply,
                                                                                   (x, w, b))
@@ -225,8 +138,7 @@ def test_linear_function_gradcheck_and_second_order_match_pytorch():
 
 def test_linear_function_without_bias_as_in_the_docs():
     def case(L):
-        x = T(L, V, True, dtype=L.float64)
-        w = T(L, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], True, dtype=L.float64)
+        x, w, _ = _linear_inputs(L)
         y = functions(L)["LinearFunction"].apply(x, w)
         (gx,) = L.autograd.grad((y * y).sum(), x, create_graph=True)
         gx.sum().backward()
@@ -276,10 +188,15 @@ def test_forward_without_ctx_and_setup_context():
 
 # -- once_differentiable --------------------------------------------------------------------------
 
+def _cube(L):
+    """x and y = Cube.apply(x), a Function whose backward is once_differentiable."""
+    x = _x(L)
+    return x, functions(L)["Cube"].apply(x)
+
+
 def test_once_differentiable_first_order_matches_pytorch():
     def case(L):
-        x = _x(L)
-        y = functions(L)["Cube"].apply(x)
+        x, y = _cube(L)
         (y * y).sum().backward()
         return y, x.grad
     assert_same(case, rtol=1e-12)
@@ -287,8 +204,7 @@ def test_once_differentiable_first_order_matches_pytorch():
 
 def test_once_differentiable_create_graph_works_until_differentiated():
     def case(L):
-        x = _x(L)
-        y = functions(L)["Cube"].apply(x)
+        x, y = _cube(L)
         (g,) = L.autograd.grad((y * y).sum(), x, create_graph=True)
         (y * y).sum().backward(create_graph=True)
         return g, g.requires_grad, x.grad
@@ -297,8 +213,7 @@ def test_once_differentiable_create_graph_works_until_differentiated():
 
 def test_once_differentiable_raises_when_differentiated_through():
     def case(L):
-        x = _x(L)
-        y = functions(L)["Cube"].apply(x)
+        x, y = _cube(L)
         (g,) = L.autograd.grad((y * y).sum(), x, create_graph=True)
         g.sum().backward()
 
@@ -318,8 +233,7 @@ def test_once_differentiable_leaves_other_branches_differentiable():
 
 
 def test_once_differentiable_grad_to_an_unrelated_input_raises():
-    x = _x(cr)
-    y = functions(cr)["Cube"].apply(x)
+    x, y = _cube(cr)
     (g,) = cr.autograd.grad((y * y).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError):  # PyTorch: "appears to not have been used in the graph"
         cr.autograd.grad(g.sum(), x)
@@ -395,15 +309,8 @@ def test_mark_non_differentiable():
 @pytest.mark.parametrize("returns", ["input", "view"])
 def test_forward_returning_its_input_or_a_view(returns):
     def case(L):
-        class F(L.autograd.Function):
-            @staticmethod
-            def forward(ctx, a):
-                return a if returns == "input" else a.view(3)
-
-            @staticmethod
-            def backward(ctx, grad_output):
-                return grad_output * 3
-
+        F = make_function(L, lambda ctx, a: a if returns == "input" else a.view(3),
+                          lambda ctx, grad_output: grad_output * 3)
         x = T(L, [1.0, 2.0, 3.0], True)
         y = F.apply(x * 1)
         (y * 1).sum().backward()
@@ -411,67 +318,29 @@ def test_forward_returning_its_input_or_a_view(returns):
     assert_same(case)
 
 
-def test_backward_returning_too_few_gradients_raises_as_pytorch():
+@pytest.mark.parametrize("forward, backward, inputs", [
+    pytest.param(lambda ctx, a, b: a + b, lambda ctx, grad_output: grad_output, [[1.0], [2.0]],
+                 id="too-few-gradients"),
+    pytest.param(lambda ctx, a: a * 2, lambda ctx, grad_output: grad_output.sum(),
+                 [[1.0, 2.0, 3.0]], id="wrong-shape"),
+])
+def test_backward_returning_wrong_gradients_raises_as_pytorch(forward, backward, inputs):
     def case(L):
-        class F(L.autograd.Function):
-            @staticmethod
-            def forward(ctx, a, b):
-                return a + b
-
-            @staticmethod
-            def backward(ctx, grad_output):
-                return grad_output
-
-        F.apply(T(L, [1.0], True), T(L, [2.0], True)).sum().backward()
+        F = make_function(L, forward, backward)
+        F.apply(*(T(L, v, True) for v in inputs)).sum().backward()
 
     assert_raises_like_torch(case, RuntimeError, match="FBackward")
 
 
-def test_backward_returning_a_wrong_shape_raises_as_pytorch():
+@pytest.mark.parametrize("backward", [
+    pytest.param(lambda L, grad_output: L.ones(2, 3), id="broadcastable-is-summed"),
+    pytest.param(lambda L, grad_output: (grad_output * 2).double(), id="another-dtype-is-cast"),
+])
+def test_backward_returning_a_gradient_to_sum_or_cast_matches_pytorch(backward):
     def case(L):
-        class F(L.autograd.Function):
-            @staticmethod
-            def forward(ctx, a):
-                return a * 2
-
-            @staticmethod
-            def backward(ctx, grad_output):
-                return grad_output.sum()
-
-        F.apply(T(L, [1.0, 2.0, 3.0], True)).sum().backward()
-
-    assert_raises_like_torch(case, RuntimeError, match="FBackward")
-
-
-def test_backward_returning_a_broadcastable_gradient_is_summed_as_pytorch():
-    def case(L):
-        class F(L.autograd.Function):
-            @staticmethod
-            def forward(ctx, a):
-                return a * 2
-
-            @staticmethod
-            def backward(ctx, grad_output):
-                return L.ones(2, 3)
-
+        F = make_function(L, lambda ctx, a: a * 2,
+                          lambda ctx, grad_output: backward(L, grad_output))
         x = T(L, [1.0, 2.0, 3.0], True)
-        F.apply(x).sum().backward()
-        return x.grad
-    assert_same(case)
-
-
-def test_backward_returning_another_dtype_is_cast_as_pytorch():
-    def case(L):
-        class F(L.autograd.Function):
-            @staticmethod
-            def forward(ctx, a):
-                return a * 2
-
-            @staticmethod
-            def backward(ctx, grad_output):
-                return (grad_output * 2).double()
-
-        x = T(L, [1.0, 2.0], True)
         F.apply(x).sum().backward()
         return x.grad, str(x.grad.dtype).split(".")[-1]
     assert_same(case)

@@ -22,7 +22,7 @@ from chainrule.ops.conv import avg_pool2d, conv2d, max_pool2d
 from ..nn.helpers import CR as NN_CR
 from ..nn.test_functional import ROWS as NN_ROWS
 from ..ops import test_conv
-from ..ops.op_table import ALL, BINARY, CR as OPS_CR, draw
+from ..ops.op_table import ALL, BROADCASTING, CR as OPS_CR, draw_inputs, first_output
 
 torch = pytest.importorskip("torch")
 
@@ -41,11 +41,10 @@ def _ops_cases():
     for op in ALL:
         for shapes in op.shapes:
             def arrays(seed, op=op, shapes=shapes):
-                rng = np.random.default_rng(seed)
-                return [draw(s, op, rng) for s in shapes]
+                return draw_inputs(op, shapes, seed)
             grads = tuple(i not in op.nondiff for i in range(len(shapes)))
             cases.append(Case(f"{op.name}-{'x'.join(map(str, shapes))}",
-                              lambda L, *t, op=op: _first(op.fn(L, *t)), arrays, grads))
+                              lambda L, *t, op=op: first_output(op.fn(L, *t)), arrays, grads))
     return cases
 
 
@@ -86,10 +85,6 @@ def _conv_cases():
         cases.append(Case(f"{kind}_pool2d-{shape}-{kw}", pool, arrays, (True,),
                           str(shape) in small))
     return cases
-
-
-def _first(y):
-    return y[0] if isinstance(y, tuple) else y
 
 
 class _Conv:  # chainrule's conv and pools under the names the conv cases call
@@ -159,18 +154,13 @@ def test_double_backward_matches_pytorch(case, ns):
     _compare(case, ns, case.arrays(7))
 
 
-BROADCASTING = [op for op in BINARY if op.name in ("add", "sub", "mul", "div", "pow", "maximum",
-                                                     "minimum", "where")]
-
-
 @pytest.mark.parametrize("op", BROADCASTING, ids=[o.name for o in BROADCASTING])
 @settings(max_examples=15, deadline=None)
 @given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
        seed=st.integers(0, 2**32 - 1))
 def test_broadcast_pairs_double_backward_matches_pytorch(op, shapes, seed):
     def arrays(s):
-        rng = np.random.default_rng(s)
-        return [draw(sh, op, rng) for sh in shapes.input_shapes]
+        return draw_inputs(op, shapes.input_shapes, s)
     case = Case(op.name, lambda L, *t: op.fn(L, *t), arrays, (True, True))
     _compare(case, OPS_CR, arrays(seed), seed)
 

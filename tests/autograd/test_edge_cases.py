@@ -9,6 +9,7 @@ import pytest
 import chainrule as cr
 
 from ._parity import T, assert_raises_like_torch, assert_same, torch
+from .functions import make_function
 
 NAN = float("nan")
 
@@ -256,16 +257,8 @@ def test_a_function_returning_one_gradient_for_several_inputs_leaves_separate_gr
 
 def test_a_function_returning_the_same_computed_tensor_twice_leaves_separate_grads():
     def case(L):
-        class F(L.autograd.Function):
-            @staticmethod
-            def forward(ctx, a, b):
-                return a + b
-
-            @staticmethod
-            def backward(ctx, grad_output):
-                r = grad_output * 2
-                return r, r
-
+        F = make_function(L, lambda ctx, a, b: a + b,
+                          lambda ctx, grad_output: (grad_output * 2,) * 2)  # one tensor twice
         a, b = T(L, [1.0, 2.0], True), T(L, [3.0, 4.0], True)
         F.apply(a, b).sum().backward()
         a.grad.mul_(0)
@@ -276,15 +269,7 @@ def test_a_function_returning_the_same_computed_tensor_twice_leaves_separate_gra
 
 def test_grad_output_is_not_aliased_by_grad():
     def case(L):
-        class Identity(L.autograd.Function):
-            @staticmethod
-            def forward(ctx, a):
-                return a * 1
-
-            @staticmethod
-            def backward(ctx, grad_output):
-                return grad_output
-
+        Identity = make_function(L, lambda ctx, a: a * 1, lambda ctx, grad_output: grad_output)
         a = T(L, [1.0, 2.0, 3.0], True)
         go = T(L, [1.0, 1.0, 1.0])
         Identity.apply(a).backward(go)

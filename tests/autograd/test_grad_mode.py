@@ -41,34 +41,50 @@ def _run(*targets):
         raise errors[0]
 
 
-@pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
-def test_no_grad_in_one_thread_does_not_stop_another_from_recording(L):
-    for trial in range(TRIALS):
-        entered, release = threading.Event(), threading.Event()
-        seen = {}
+def _while_another_thread_is_inside(mode, main, inside=lambda: None):
+    """Another thread enters ``mode()`` and calls ``inside()`` there; while it stays inside, a
+    second thread calls ``main()``. Returns {"other": inside(), "main": main()}."""
+    entered, release = threading.Event(), threading.Event()
+    seen = {}
 
-        def other():
-            with L.no_grad():
-                seen["other inside"] = (L.is_grad_enabled(), _records(L))
-                entered.set()
-                assert release.wait(WAIT)
+    def other():
+        with mode():
+            seen["other"] = inside()
+            entered.set()
+            assert release.wait(WAIT)
 
-        def main():
-            assert entered.wait(WAIT)  # the other thread is inside no_grad now
-            x = L.tensor(X, requires_grad=True)
-            y = (x * x).sum()
-            seen["main"] = (L.is_grad_enabled(), y.requires_grad)
-            y.backward()
-            seen["grad"] = x.grad.tolist()
+    def run_main():
+        assert entered.wait(WAIT)  # the other thread is inside the mode now
+        try:
+            seen["main"] = main()
+        finally:
             release.set()
 
-        _run(other, main)
-        assert seen == {"other inside": (False, False), "main": (True, True),
-                        "grad": [2.0, -4.0, 6.0]}, f"trial {trial}"
+    _run(other, run_main)
+    return seen
+
+
+BOTH = pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
+
+
+@BOTH
+def test_no_grad_in_one_thread_does_not_stop_another_from_recording(L):
+    def main():
+        x = L.tensor(X, requires_grad=True)
+        y = (x * x).sum()
+        recorded = (L.is_grad_enabled(), y.requires_grad)
+        y.backward()
+        return recorded, x.grad.tolist()
+
+    for trial in range(TRIALS):
+        seen = _while_another_thread_is_inside(L.no_grad, main,
+                                               lambda: (L.is_grad_enabled(), _records(L)))
+        assert seen == {"other": (False, False), "main": ((True, True), [2.0, -4.0, 6.0])}, (
+            f"trial {trial}")
         assert L.is_grad_enabled() and _records(L)
 
 
-@pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
+@BOTH
 def test_two_threads_in_no_grad_at_once_leave_grad_mode_on_for_the_main_thread(L):
     for trial in range(TRIALS):
         inside = threading.Barrier(2)
@@ -83,7 +99,7 @@ def test_two_threads_in_no_grad_at_once_leave_grad_mode_on_for_the_main_thread(L
         assert L.is_grad_enabled() and _records(L), f"trial {trial}"
 
 
-@pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
+@BOTH
 def test_overlapping_no_grad_blocks_leaving_in_the_other_order(L):
     for trial in range(TRIALS):
         a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
@@ -110,7 +126,7 @@ def test_overlapping_no_grad_blocks_leaving_in_the_other_order(L):
         assert L.is_grad_enabled() and _records(L)
 
 
-@pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
+@BOTH
 def test_set_grad_enabled_as_a_call_affects_only_the_calling_thread(L):
     for trial in range(TRIALS):
         switched, checked = threading.Event(), threading.Event()
@@ -134,7 +150,7 @@ def test_set_grad_enabled_as_a_call_affects_only_the_calling_thread(L):
         assert L.is_grad_enabled() and _records(L)
 
 
-@pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
+@BOTH
 def test_a_thread_started_inside_no_grad_records(L):
     for trial in range(TRIALS):
         seen = {}
@@ -150,48 +166,28 @@ def test_a_thread_started_inside_no_grad_records(L):
         assert seen == {"worker": (True, [3.0, 3.0]), "main inside": False}, f"trial {trial}"
 
 
-@pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
+@BOTH
 def test_create_graph_backward_while_another_thread_is_in_no_grad(L):
+    def main():
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        (g,) = L.autograd.grad((x ** 3).sum(), x, create_graph=True)
+        (g2,) = L.autograd.grad(g.sum(), x)
+        return g.requires_grad, g2.tolist()
+
     for trial in range(TRIALS):
-        entered, release = threading.Event(), threading.Event()
-        seen = {}
-
-        def other():
-            with L.no_grad():
-                entered.set()
-                assert release.wait(WAIT)
-
-        def main():
-            assert entered.wait(WAIT)
-            x = L.tensor([1.0, 2.0], requires_grad=True)
-            (g,) = L.autograd.grad((x ** 3).sum(), x, create_graph=True)
-            (g2,) = L.autograd.grad(g.sum(), x)
-            seen["main"] = (g.requires_grad, g2.tolist())
-            release.set()
-
-        _run(other, main)
-        assert seen == {"main": (True, [6.0, 12.0])}, f"trial {trial}"
+        seen = _while_another_thread_is_inside(L.no_grad, main)
+        assert seen == {"other": None, "main": (True, [6.0, 12.0])}, f"trial {trial}"
 
 
-@pytest.mark.parametrize("L", [cr, torch], ids=["chainrule", "torch"])
+@BOTH
 def test_inference_mode_in_one_thread_is_not_seen_in_another(L):
+    def state():
+        return L.is_inference_mode_enabled(), L.is_grad_enabled(), _records(L)
+
     for trial in range(TRIALS):
-        entered, release = threading.Event(), threading.Event()
-        seen = {}
-
-        def other():
-            with L.inference_mode():
-                seen["other"] = (L.is_inference_mode_enabled(), _records(L))
-                entered.set()
-                assert release.wait(WAIT)
-
-        def main():
-            assert entered.wait(WAIT)
-            seen["main"] = (L.is_inference_mode_enabled(), L.is_grad_enabled(), _records(L))
-            release.set()
-
-        _run(other, main)
-        assert seen == {"other": (True, False), "main": (False, True, True)}, f"trial {trial}"
+        seen = _while_another_thread_is_inside(L.inference_mode, state, state)
+        assert seen == {"other": (True, False, False), "main": (False, True, True)}, (
+            f"trial {trial}")
 
 
 def test_many_threads_switching_modes_leave_every_thread_as_it_set_itself():
@@ -377,6 +373,15 @@ def _generator_case(deco_of):
     return case
 
 
+def _yields_grad_mode(L, decorator):
+    """A generator function under ``decorator`` that yields L.is_grad_enabled() twice."""
+    @decorator
+    def gen():
+        for _ in range(2):
+            yield L.is_grad_enabled()
+    return gen
+
+
 @pytest.mark.parametrize("deco_of", [lambda L: L.no_grad(), lambda L: L.no_grad],
                          ids=["@no_grad()", "@no_grad"])
 def test_no_grad_on_a_generator_switches_per_step_and_back_between_steps(deco_of):
@@ -386,11 +391,7 @@ def test_no_grad_on_a_generator_switches_per_step_and_back_between_steps(deco_of
 
 def test_enable_grad_on_a_generator_called_inside_no_grad():
     def case(L):
-        @L.enable_grad()
-        def gen():
-            for _ in range(2):
-                yield L.is_grad_enabled()
-
+        gen = _yields_grad_mode(L, L.enable_grad())
         with L.no_grad():
             return [(inside, L.is_grad_enabled()) for inside in gen()]
 
@@ -436,17 +437,7 @@ def test_generator_send_throw_close_and_return_value():
 
 def test_interleaved_generators_each_keep_their_own_mode():
     def case(L):
-        @L.no_grad()
-        def off():
-            for _ in range(2):
-                yield L.is_grad_enabled()
-
-        @L.enable_grad()
-        def on():
-            for _ in range(2):
-                yield L.is_grad_enabled()
-
-        a, b = off(), on()
+        a, b = _yields_grad_mode(L, L.no_grad())(), _yields_grad_mode(L, L.enable_grad())()
         seen = []
         with L.no_grad():
             seen += [next(b), L.is_grad_enabled()]

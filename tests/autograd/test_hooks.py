@@ -7,13 +7,9 @@ import pytest
 
 import chainrule as cr
 
-from ._parity import T, assert_raises_like_torch, assert_same, torch
+from ._parity import T, assert_raises_like_torch, assert_same
 
 X = [1.0, -2.0, 3.0]
-
-
-def _calls():
-    return []
 
 
 def case_leaf_hook_once_with_summed_gradient(L):
@@ -121,22 +117,17 @@ def case_same_hook_registered_twice(L):
     return x.grad
 
 
-def case_hook_then_retain_grad(L):
-    x = T(L, X, True)
-    y = x * 2
-    y.register_hook(lambda g: g * 5)
-    y.retain_grad()
-    (y * 1).sum().backward()
-    return x.grad, y.grad
-
-
-def case_retain_grad_then_hook(L):
-    x = T(L, X, True)
-    y = x * 2
-    y.retain_grad()
-    y.register_hook(lambda g: g * 5)
-    (y * 1).sum().backward()
-    return x.grad, y.grad
+def _hook_and_retain_grad(hook_first):
+    """y = x * 2 with a hook (g * 5) and retain_grad(), registered in either order."""
+    def case(L):
+        x = T(L, X, True)
+        y = x * 2
+        steps = [lambda: y.register_hook(lambda g: g * 5), y.retain_grad]
+        for step in steps if hook_first else steps[::-1]:
+            step()
+        (y * 1).sum().backward()
+        return x.grad, y.grad
+    return case
 
 
 def case_retain_grad_between_hooks(L):
@@ -150,22 +141,16 @@ def case_retain_grad_between_hooks(L):
     return x.grad, y.grad, seen
 
 
-def case_non_leaf_hook_with_autograd_grad(L):
-    x = T(L, X, True)
-    y = x * 2
-    seen = []
-    y.register_hook(lambda g: seen.append(g.tolist()) or g * 3)
-    (gx,) = L.autograd.grad((y * y).sum(), x)
-    return gx, seen, x.grad
-
-
-def case_hook_on_the_tensor_grad_differentiates(L):
-    x = T(L, X, True)
-    y = x * 2
-    seen = []
-    y.register_hook(lambda g: seen.append(g.tolist()) or g * 3)
-    (gy,) = L.autograd.grad((y * y).sum(), y)
-    return gy, seen
+def _non_leaf_hook_with_autograd_grad(to_y):
+    """A hook on y = x * 2; autograd.grad of Σ y² with respect to x, or to y itself."""
+    def case(L):
+        x = T(L, X, True)
+        y = x * 2
+        seen = []
+        y.register_hook(lambda g: seen.append(g.tolist()) or g * 3)
+        (g,) = L.autograd.grad((y * y).sum(), y if to_y else x)
+        return g, seen, x.grad
+    return case
 
 
 def case_hook_count_over_two_backwards(L):
@@ -188,24 +173,19 @@ def case_hook_on_a_leaf_outside_the_graph(L):
     return seen, w.grad
 
 
-def case_hook_registered_before_an_in_place_change(L):
-    x = T(L, X, True)
-    y = x * 2
-    seen = []
-    y.register_hook(lambda g: seen.append(g.tolist()) or g * 10)
-    y.add_(1)
-    (y * y).sum().backward()
-    return x.grad, seen
-
-
-def case_hook_registered_after_an_in_place_change(L):
-    x = T(L, X, True)
-    y = x * 2
-    seen = []
-    y.add_(1)
-    y.register_hook(lambda g: seen.append(g.tolist()) or g * 10)
-    (y * y).sum().backward()
-    return x.grad, seen
+def _hook_and_in_place_change(hook_first):
+    """A hook on y = x * 2 registered before or after y.add_(1)."""
+    def case(L):
+        x = T(L, X, True)
+        y = x * 2
+        seen = []
+        steps = [lambda: y.register_hook(lambda g: seen.append(g.tolist()) or g * 10),
+                 lambda: y.add_(1)]
+        for step in steps if hook_first else steps[::-1]:
+            step()
+        (y * y).sum().backward()
+        return x.grad, seen
+    return case
 
 
 def case_hook_that_removes_itself(L):
@@ -249,15 +229,18 @@ def case_nonleaf_before_leaf(L):
     return seen
 
 
-def case_hooks_with_backward_inputs_non_leaf(L):
-    x = T(L, X, True)
-    y = x * 2
-    seen = []
-    x.register_hook(lambda g: seen.append(("x", g.tolist())) or g * 3)
-    y.register_hook(lambda g: seen.append(("y", g.tolist())) or g * 5)
-    y.retain_grad()
-    (y * y).sum().backward(inputs=[y])
-    return x.grad, y.grad, seen
+def _hooks_on_x_and_y(differentiate):
+    """Hooks on x and on y = x * 2 (which retains its grad); then differentiate(L, x, y, Σ y²)."""
+    def case(L):
+        x = T(L, X, True)
+        y = x * 2
+        seen = []
+        x.register_hook(lambda g: seen.append(("x", g.tolist())) or g * 3)
+        y.register_hook(lambda g: seen.append(("y", g.tolist())) or g * 5)
+        y.retain_grad()
+        result = differentiate(L, x, y, (y * y).sum())
+        return result, x.grad, y.grad, seen
+    return case
 
 
 # post-accumulate hooks
@@ -355,13 +338,22 @@ def case_retain_grad_and_hook_in_create_graph(L):
     case_non_leaf_hook_replaces_gradient_downstream, case_remove_leaf_hook,
     case_remove_non_leaf_hook, case_remove_first_of_two, case_handle_as_context_manager,
     case_hooks_run_in_order_each_on_the_last_result, case_same_hook_registered_twice,
-    case_hook_then_retain_grad, case_retain_grad_then_hook, case_retain_grad_between_hooks,
-    case_non_leaf_hook_with_autograd_grad, case_hook_on_the_tensor_grad_differentiates,
+    pytest.param(_hook_and_retain_grad(True), id="case_hook_then_retain_grad"),
+    pytest.param(_hook_and_retain_grad(False), id="case_retain_grad_then_hook"),
+    case_retain_grad_between_hooks,
+    pytest.param(_non_leaf_hook_with_autograd_grad(False),
+                 id="case_non_leaf_hook_with_autograd_grad"),
+    pytest.param(_non_leaf_hook_with_autograd_grad(True),
+                 id="case_hook_on_the_tensor_grad_differentiates"),
     case_hook_count_over_two_backwards, case_hook_on_a_leaf_outside_the_graph,
-    case_hook_registered_before_an_in_place_change,
-    case_hook_registered_after_an_in_place_change, case_hook_that_removes_itself,
-    case_leaf_hook_with_two_roots, case_leaf_as_the_root, case_nonleaf_before_leaf,
-    case_hooks_with_backward_inputs_non_leaf,
+    pytest.param(_hook_and_in_place_change(True),
+                 id="case_hook_registered_before_an_in_place_change"),
+    pytest.param(_hook_and_in_place_change(False),
+                 id="case_hook_registered_after_an_in_place_change"),
+    case_hook_that_removes_itself, case_leaf_hook_with_two_roots, case_leaf_as_the_root,
+    case_nonleaf_before_leaf,
+    pytest.param(_hooks_on_x_and_y(lambda L, x, y, z: z.backward(inputs=[y])),
+                 id="case_hooks_with_backward_inputs_non_leaf"),
     case_post_accumulate_once_per_backward_with_the_tensor,
     case_post_accumulate_after_gradient_hooks, case_post_accumulate_may_change_grad,
     case_optimizer_step_in_post_accumulate_hook, case_post_accumulate_in_create_graph,
@@ -410,58 +402,21 @@ def test_post_accumulate_hook_returning_a_value_raises_as_pytorch():
         match="post accumulate grad hooks (should return None|cannot return anything)")
 
 
-def test_hook_returning_a_wrong_shape_for_a_non_leaf_raises():
+@pytest.mark.parametrize("leaf", [True, False], ids=["leaf", "non-leaf"])
+@pytest.mark.parametrize("wrong, match", [(lambda g: g.sum(), "changed the size"),
+                                          (lambda g: g.double(), "changed the type")],
+                         ids=["shape", "dtype"])
+def test_hook_returning_a_wrong_shape_or_dtype_raises_as_pytorch(leaf, wrong, match):
     def case(L):
         x = T(L, X, True)
-        y = x * 2
-        y.register_hook(lambda g: g.sum())
-        (y * y).sum().backward()
+        hooked = x if leaf else x * 2
+        hooked.register_hook(wrong)
+        (hooked * hooked).sum().backward()
 
-    assert_raises_like_torch(case, RuntimeError)
-
-
-def test_leaf_hook_returning_a_wrong_shape_raises_as_pytorch():
-    def case(L):
-        x = T(L, X, True)
-        x.register_hook(lambda g: g.sum())
-        (x * 2).sum().backward()
-        return x.grad
-
-    assert_raises_like_torch(case, RuntimeError, match="changed the size")
-
-
-def test_leaf_hook_returning_a_wrong_dtype_raises_as_pytorch():
-    def case(L):
-        x = T(L, X, True)
-        x.register_hook(lambda g: g.double())
-        (x * x).sum().backward()
-        return x.grad
-
-    assert_raises_like_torch(case, RuntimeError, match="changed the type")
-
-
-def test_non_leaf_hook_returning_a_wrong_dtype_raises_as_pytorch():
-    def case(L):
-        x = T(L, X, True)
-        y = x * 2
-        y.register_hook(lambda g: g.double())
-        (y * y).sum().backward()
-        return x.grad
-
-    assert_raises_like_torch(case, RuntimeError, match="changed the type")
+    assert_raises_like_torch(case, RuntimeError, match=match)
 
 
 # -- hooks with autograd.grad and backward(inputs=) -----------------------------------------------
-
-def case_leaf_hook_with_autograd_grad(L):
-    x = T(L, X, True)
-    y = x * 2
-    seen = []
-    y.register_hook(lambda g: seen.append(("y", g.tolist())) or g * 3)
-    x.register_hook(lambda g: seen.append(("x", g.tolist())) or g * 7)
-    (gx,) = L.autograd.grad((y * y).sum(), x)
-    return gx, seen, x.grad
-
 
 def case_leaf_hook_with_autograd_grad_create_graph(L):
     x = T(L, X, True)
@@ -472,16 +427,6 @@ def case_leaf_hook_with_autograd_grad_create_graph(L):
     return g, g2, seen
 
 
-def case_leaf_hook_with_backward_inputs(L):
-    x = T(L, X, True)
-    y = x * 2
-    seen = []
-    x.register_hook(lambda g: seen.append(("x", g.tolist())) or g * 3)
-    y.register_hook(lambda g: seen.append(("y", g.tolist())) or g * 5)
-    (y * y).sum().backward(inputs=[x])
-    return x.grad, seen
-
-
 def case_post_accumulate_with_backward_inputs(L):
     x = T(L, X, True)
     seen = []
@@ -490,10 +435,14 @@ def case_post_accumulate_with_backward_inputs(L):
     return seen, x.grad
 
 
-@pytest.mark.parametrize("case", [case_leaf_hook_with_autograd_grad,
-                                  case_leaf_hook_with_autograd_grad_create_graph,
-                                  case_leaf_hook_with_backward_inputs,
-                                  case_post_accumulate_with_backward_inputs])
+@pytest.mark.parametrize("case", [
+    pytest.param(_hooks_on_x_and_y(lambda L, x, y, z: L.autograd.grad(z, x)),
+                 id="case_leaf_hook_with_autograd_grad"),
+    case_leaf_hook_with_autograd_grad_create_graph,
+    pytest.param(_hooks_on_x_and_y(lambda L, x, y, z: z.backward(inputs=[x])),
+                 id="case_leaf_hook_with_backward_inputs"),
+    case_post_accumulate_with_backward_inputs,
+])
 def test_leaf_hooks_run_with_autograd_grad_and_backward_inputs(case):
     assert_same(case)
 

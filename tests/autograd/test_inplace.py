@@ -10,6 +10,7 @@ import chainrule as cr
 
 from ._parity import (T, assert_raises_like_torch, assert_same, assert_version_error_like_torch,
                       time_limit, torch)
+from .functions import make_function
 
 X = [1.0, -2.0, 3.0]
 P = [0.5, 1.5, 2.5]  # positive: every op below is defined on it
@@ -143,15 +144,7 @@ def case_leaf_changed_under_no_grad(L):
 
 
 def case_in_place_on_custom_function_output(L):
-    class Double(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a * 2
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output * 2
-
+    Double = make_function(L, lambda ctx, a: a * 2, lambda ctx, grad_output: grad_output * 2)
     x = T(L, P, True)
     y = Double.apply(x)
     y.add_(1)

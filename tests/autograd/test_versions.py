@@ -10,105 +10,82 @@ import pytest
 import chainrule as cr
 
 from ._parity import T, assert_same, assert_version_error_like_torch, torch
+from .functions import functions
 
 X = [1.0, 2.0, 3.0]
 W = [4.0, 5.0, 6.0]
 
-def _mul_then(change):
-    """y = x * w (MulBackward saves w); change(w); backward."""
+
+# -- each of these must raise PyTorch's error at backward --------------------------------------
+
+def _w_changed(change, op=lambda L, x, w: x * w, x=X, w=W):
+    """y = op(L, x, w), an op that saves w (w does not require grad); change(L, w) in place;
+    backward."""
     def case(L):
-        x = T(L, X, True)
-        w = T(L, W)
-        y = x * w
-        change(L, w)
+        x_, w_ = T(L, x, True), T(L, w)
+        y = op(L, x_, w_)
+        change(L, w_)
         y.sum().backward()
     return case
 
 
-# -- each of these must raise PyTorch's error at backward --------------------------------------
-
-def case_brief_add_(L):
-    x = T(L, X, True)
-    w = T(L, W)
-    y = x * w
-    w.add_(1)
-    y.sum().backward()
-
-
-def case_brief_sigmoid_output_through_detach(L):
-    x = T(L, X, True)
-    a = x.sigmoid()
-    a.detach().mul_(0)
-    a.sum().backward()
+def _output_changed(op, change, x=X):
+    """y = op(L, x), an op that saves its output; change(y.detach()) in place; backward."""
+    def case(L):
+        y = op(L, T(L, x, True))
+        change(y.detach())
+        y.sum().backward()
+    return case
 
 
-def case_linear_then_sgd_step(L):
-    L.manual_seed(0)
-    x = T(L, X, True)
-    lin = L.nn.Linear(3, 2)
-    opt = L.optim.SGD(lin.parameters(), lr=0.1)
-    h = lin(x)
-    h.sum().backward(retain_graph=True)
-    opt.step()
-    h.sum().backward()
+def _input_changed(op, change, x=X):
+    """a = x * 1; y = op(L, a), an op that saves its input; change(a) in place; backward."""
+    def case(L):
+        a = T(L, x, True) * 1
+        y = op(L, a)
+        change(a)
+        y.sum().backward()
+    return case
 
 
-def case_linear_then_adam_step(L):
-    L.manual_seed(0)
-    x = T(L, [X], True)
-    lin = L.nn.Linear(3, 2)
-    opt = L.optim.Adam(lin.parameters(), lr=0.1)
-    h = lin(x)
-    h.sum().backward(retain_graph=True)
-    opt.step()
-    h.sum().backward()
+def _mul_between_changes(before, after):
+    """w changed ``before`` times; y = x * w (MulBackward saves w); w changed ``after`` times."""
+    def case(L):
+        x = T(L, X, True)
+        w = T(L, W)
+        for _ in range(before):
+            w.add_(1)
+        y = x * w  # saved at version `before`
+        for _ in range(after):
+            w.add_(1)
+        y.sum().backward()
+    return case
 
 
-def case_param_changed_under_no_grad(L):
-    L.manual_seed(0)
-    lin = L.nn.Linear(3, 2)
-    x = T(L, [X], True)
-    h = lin(x)
+def _linear_changed(change, x_requires_grad=True):
+    """h = Linear(3, 2)(x), which saves x and the weight; change(L, lin, x, h); backward."""
+    def case(L):
+        L.manual_seed(0)
+        lin = L.nn.Linear(3, 2)
+        x = T(L, [X], x_requires_grad)
+        h = lin(x)
+        change(L, lin, x, h)
+        h.sum().backward()
+    return case
+
+
+def _optimizer_step(name):
+    """A change for _linear_changed: a first backward, then a step of optimizer ``name``."""
+    def change(L, lin, x, h):
+        opt = getattr(L.optim, name)(lin.parameters(), lr=0.1)
+        h.sum().backward(retain_graph=True)
+        opt.step()
+    return change
+
+
+def _zero_weight_under_no_grad(L, lin, x, h):
     with L.no_grad():
         lin.weight.mul_(0)
-    h.sum().backward()
-
-
-def case_param_reinitialised(L):
-    L.manual_seed(0)
-    lin = L.nn.Linear(3, 2)
-    x = T(L, [X], True)
-    h = lin(x)
-    L.nn.init.zeros_(lin.weight)
-    h.sum().backward()
-
-
-def case_load_state_dict_after_forward(L):
-    L.manual_seed(0)
-    lin = L.nn.Linear(3, 2)
-    x = T(L, [X], True)
-    h = lin(x)
-    lin.load_state_dict({"weight": L.ones(2, 3), "bias": L.ones(2)})
-    h.sum().backward()
-
-
-def case_linear_input_changed(L):
-    L.manual_seed(0)
-    lin = L.nn.Linear(3, 2)
-    x = T(L, [X])
-    h = lin(x)
-    x.add_(1)
-    h.sum().backward()
-
-
-def case_versions_1_to_3(L):
-    x = T(L, X, True)
-    w = T(L, W)
-    w.add_(1)
-    y = x * w  # saved at version 1
-    w.add_(1)
-    w.add_(1)
-    y.sum().backward()
 
 
 def case_second_backward_after_change(L):
@@ -128,168 +105,69 @@ def case_autograd_grad_after_change(L):
     L.autograd.grad(y, x)
 
 
-def case_base_of_saved_view_changed(L):
-    x = T(L, X, True)
-    w = T(L, [W])
-    y = x * w[0]
-    w.add_(1)
-    y.sum().backward()
-
-
-def case_matmul_weight_through_T(L):
-    x = T(L, [[1.0, 2.0], [3.0, 4.0]], True)
-    w = T(L, [[4.0, 5.0], [6.0, 7.0]])
-    y = x @ w
-    w.T.add_(1)
-    y.sum().backward()
-
-
-def case_exp_output_changed(L):
-    x = T(L, X, True)
-    y = x.exp()
-    y.detach().mul_(0)
-    y.sum().backward()
-
-
-def case_tanh_output_changed(L):
-    x = T(L, [1.0, -2.0, 3.0], True)
-    y = x.tanh()
-    y.detach().zero_()
-    y.sum().backward()
-
-
-def case_pow_input_changed(L):
-    x = T(L, [1.0, -2.0, 3.0], True)
-    a = x * 1
-    s = (a ** 2).sum()
-    a.detach().zero_()
-    s.backward()
-
-
-def case_div_divisor_changed(L):
-    x = T(L, X, True)
-    w = T(L, W)
-    y = x / w
-    w.add_(1)
-    y.sum().backward()
-
-
-def case_where_condition_changed(L):
-    x = T(L, X, True)
-    c = T(L, [True, False, True])
-    y = L.where(c, x, T(L, 0.0))
-    c[0] = False
-    y.sum().backward()
-
-
-def case_index_tensor_changed(L):
-    x = T(L, X, True)
-    i = T(L, [0, 0, 2])
-    y = x[i]
-    i[0] = 1
-    y.sum().backward()
-
-
-def case_custom_function_saved_output_changed(L):
-    class Exp(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, i):
-            result = i.exp()
-            ctx.save_for_backward(result)
-            return result
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (result,) = ctx.saved_tensors
-            return grad_output * result
-
-    x = T(L, X, True)
-    y = Exp.apply(x)
-    y.detach().add_(1)
-    y.sum().backward()
-
-
-def case_custom_function_saved_input_changed(L):
-    class Square(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, i):
-            ctx.save_for_backward(i)
-            return i * i
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (i,) = ctx.saved_tensors
-            return 2 * i * grad_output
-
-    x = T(L, X, True)
-    h = x * 1
-    y = Square.apply(h)
-    h.add_(1)
-    y.sum().backward()
-
-
 VERSION_ERRORS = [
-    pytest.param(case_brief_add_, "Mul", True, id="w.add_"),
-    pytest.param(_mul_then(lambda L, w: w.mul_(2)), "Mul", True, id="w.mul_"),
-    pytest.param(_mul_then(lambda L, w: w.__setitem__(1, 7.0)), "Mul", True, id="w[i]=v"),
-    pytest.param(_mul_then(lambda L, w: w.fill_(2.0)), "Mul", True, id="w.fill_"),
-    pytest.param(_mul_then(lambda L, w: w.copy_(L.ones(3))), "Mul", True, id="w.copy_"),
-    pytest.param(_mul_then(lambda L, w: w.zero_()), "Mul", True, id="w.zero_"),
-    pytest.param(_mul_then(lambda L, w: w.__isub__(1)), "Mul", True, id="w-=1"),
-    pytest.param(_mul_then(lambda L, w: w.view(3).add_(1)), "Mul", True, id="w.view(3).add_"),
-    pytest.param(_mul_then(lambda L, w: w[0:2].mul_(2)), "Mul", True, id="w[0:2].mul_"),
-    pytest.param(_mul_then(lambda L, w: w[1:].add_(1)), "Mul", True, id="w[1:].add_"),
-    pytest.param(_mul_then(lambda L, w: w.reshape(3, 1)[0].fill_(0)), "Mul", True,
+    pytest.param(_w_changed(lambda L, w: w.add_(1)), "Mul", True, id="w.add_"),
+    pytest.param(_w_changed(lambda L, w: w.mul_(2)), "Mul", True, id="w.mul_"),
+    pytest.param(_w_changed(lambda L, w: w.__setitem__(1, 7.0)), "Mul", True, id="w[i]=v"),
+    pytest.param(_w_changed(lambda L, w: w.fill_(2.0)), "Mul", True, id="w.fill_"),
+    pytest.param(_w_changed(lambda L, w: w.copy_(L.ones(3))), "Mul", True, id="w.copy_"),
+    pytest.param(_w_changed(lambda L, w: w.zero_()), "Mul", True, id="w.zero_"),
+    pytest.param(_w_changed(lambda L, w: w.__isub__(1)), "Mul", True, id="w-=1"),
+    pytest.param(_w_changed(lambda L, w: w.view(3).add_(1)), "Mul", True, id="w.view(3).add_"),
+    pytest.param(_w_changed(lambda L, w: w[0:2].mul_(2)), "Mul", True, id="w[0:2].mul_"),
+    pytest.param(_w_changed(lambda L, w: w[1:].add_(1)), "Mul", True, id="w[1:].add_"),
+    pytest.param(_w_changed(lambda L, w: w.reshape(3, 1)[0].fill_(0)), "Mul", True,
                  id="w.reshape()[0].fill_"),
-    pytest.param(_mul_then(lambda L, w: w.detach().add_(1)), "Mul", True, id="w.detach().add_"),
-    pytest.param(case_matmul_weight_through_T, "MatMul", True, id="w.T.add_"),
-    pytest.param(case_brief_sigmoid_output_through_detach, "Sigmoid", True,
+    pytest.param(_w_changed(lambda L, w: w.detach().add_(1)), "Mul", True, id="w.detach().add_"),
+    pytest.param(_w_changed(lambda L, w: w.T.add_(1), lambda L, x, w: x @ w,
+                            x=[[1.0, 2.0], [3.0, 4.0]], w=[[4.0, 5.0], [6.0, 7.0]]),
+                 "MatMul", True, id="w.T.add_"),
+    pytest.param(_output_changed(lambda L, x: x.sigmoid(), lambda y: y.mul_(0)), "Sigmoid", True,
                  id="sigmoid-output-detach-mul_"),
-    pytest.param(case_exp_output_changed, "Exp", True, id="exp-output"),
-    pytest.param(case_tanh_output_changed, "Tanh", True, id="tanh-output"),
-    pytest.param(case_pow_input_changed, "Pow", True, id="pow-input"),
-    pytest.param(case_div_divisor_changed, "Div", True, id="div-divisor"),
-    pytest.param(case_where_condition_changed, "Where", True, id="where-condition"),
-    pytest.param(case_versions_1_to_3, "Mul", True, id="versions-1-to-3"),
+    pytest.param(_output_changed(lambda L, x: x.exp(), lambda y: y.mul_(0)), "Exp", True,
+                 id="exp-output"),
+    pytest.param(_output_changed(lambda L, x: x.tanh(), lambda y: y.zero_(), x=[1.0, -2.0, 3.0]),
+                 "Tanh", True, id="tanh-output"),
+    pytest.param(_input_changed(lambda L, a: a ** 2, lambda a: a.detach().zero_(),
+                                x=[1.0, -2.0, 3.0]), "Pow", True, id="pow-input"),
+    pytest.param(_w_changed(lambda L, w: w.add_(1), lambda L, x, w: x / w), "Div", True,
+                 id="div-divisor"),
+    pytest.param(_w_changed(lambda L, c: c.__setitem__(0, False),
+                            lambda L, x, c: L.where(c, x, T(L, 0.0)), w=[True, False, True]),
+                 "Where", True, id="where-condition"),
+    pytest.param(_mul_between_changes(1, 2), "Mul", True, id="versions-1-to-3"),
     pytest.param(case_second_backward_after_change, "Mul", True,
                  id="retain_graph-second-backward"),
     pytest.param(case_autograd_grad_after_change, "Mul", True, id="autograd.grad"),
-    pytest.param(case_base_of_saved_view_changed, "Mul", True, id="base-of-saved-view"),
+    pytest.param(_w_changed(lambda L, w: w.add_(1), lambda L, x, w: x * w[0], w=[W]), "Mul", True,
+                 id="base-of-saved-view"),
     # PyTorch saves x as a (1, 3) tensor and W transposed: compare versions, not shapes
-    pytest.param(case_linear_input_changed, "Linear", False, id="linear-input"),
+    pytest.param(_linear_changed(lambda L, lin, x, h: x.add_(1), x_requires_grad=False),
+                 "Linear", False, id="linear-input"),
     # a Linear's weight is at version 1 after construction (its init counts), as PyTorch's
-    pytest.param(case_param_changed_under_no_grad, "Linear", False,
+    pytest.param(_linear_changed(_zero_weight_under_no_grad), "Linear", False,
                  id="param-mul_-under-no_grad"),
-    pytest.param(case_linear_then_sgd_step, "Linear", False, id="linear-sgd-step"),
-    pytest.param(case_linear_then_adam_step, "Linear", False, id="linear-adam-step"),
-    pytest.param(case_param_reinitialised, "Linear", False, id="nn.init.zeros_-after-forward"),
-    pytest.param(case_load_state_dict_after_forward, "Linear", False,
-                 id="load_state_dict-after-forward"),
-    pytest.param(case_index_tensor_changed, None, True, id="index-tensor"),
-    pytest.param(case_custom_function_saved_output_changed, "Exp", True,
-                 id="custom-Function-saved-output"),
-    pytest.param(case_custom_function_saved_input_changed, "Square", True,
-                 id="custom-Function-saved-input"),
+    pytest.param(_linear_changed(_optimizer_step("SGD")), "Linear", False, id="linear-sgd-step"),
+    pytest.param(_linear_changed(_optimizer_step("Adam")), "Linear", False,
+                 id="linear-adam-step"),
+    pytest.param(_linear_changed(lambda L, lin, x, h: L.nn.init.zeros_(lin.weight)), "Linear",
+                 False, id="nn.init.zeros_-after-forward"),
+    pytest.param(_linear_changed(lambda L, lin, x, h: lin.load_state_dict(
+        {"weight": L.ones(2, 3), "bias": L.ones(2)})), "Linear", False,
+        id="load_state_dict-after-forward"),
+    pytest.param(_w_changed(lambda L, i: i.__setitem__(0, 1), lambda L, x, i: x[i],
+                            w=[0, 0, 2]), None, True, id="index-tensor"),
+    pytest.param(_output_changed(lambda L, x: functions(L)["Exp"].apply(x), lambda y: y.add_(1)),
+                 "Exp", True, id="custom-Function-saved-output"),
+    pytest.param(_input_changed(lambda L, a: functions(L)["Legendre"].apply(a),
+                                lambda a: a.add_(1)),
+                 "LegendrePolynomial3", True, id="custom-Function-saved-input"),
 ]
 
 
 @pytest.mark.parametrize("case, op, check_shape", VERSION_ERRORS)
 def test_backward_raises_pytorchs_version_error(case, op, check_shape):
     assert_version_error_like_torch(case, op=op, check_shape=check_shape)
-
-
-def _mul_between_changes(before, after):
-    """w changed ``before`` times; y = x * w (MulBackward saves w); w changed ``after`` times."""
-    def case(L):
-        x = T(L, X, True)
-        w = T(L, W)
-        for _ in range(before):
-            w.add_(1)
-        y = x * w  # saved at version `before`
-        for _ in range(after):
-            w.add_(1)
-        y.sum().backward()
-    return case
 
 
 def test_expected_version_of_a_node_older_than_the_kept_changes_is_an_upper_bound():

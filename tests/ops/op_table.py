@@ -212,6 +212,10 @@ BINARY = [
 
 ALL = UNARY + BINARY
 
+# the binary ops whose two inputs broadcast against each other (hypothesis draws the shapes)
+BROADCASTING = [op for op in BINARY if op.name in ("add", "sub", "mul", "div", "pow", "maximum",
+                                                     "minimum", "where")]
+
 
 def draw(shape, op: Op, rng, dtype=np.float64):
     lo, hi = op.domain
@@ -220,3 +224,14 @@ def draw(shape, op: Op, rng, dtype=np.float64):
         near = np.abs(x - k) < 0.05
         x = np.where(near, k + np.where(x >= k, 0.05, -0.05) + np.sign(x - k + 1e-12) * 0.05, x)
     return x.astype(dtype)
+
+
+def draw_inputs(op: Op, shapes, seed, dtype=np.float64):
+    """One array of each shape from ``op``'s domain, drawn with a generator seeded by ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [draw(s, op, rng, dtype) for s in shapes]
+
+
+def first_output(y):
+    """The output that gradients are checked on: the first of an op that returns a tuple."""
+    return y[0] if isinstance(y, tuple) else y
