@@ -5,12 +5,16 @@ with chainrule's own differentiable ops. That is what lets one backward formula 
 written once with NumPy, it computes arrays in an ordinary backward pass, and records a graph when
 ``create_graph=True`` hands it Tensors.
 
-A NumPy function chainrule has no op for still runs on a Tensor that needs no gradient (as it did
-on its array), but refuses one that would need a gradient through it: an untracked result would
-make the gradient silently wrong.
+NumPy's functions (``np.where``, ``np.sum``, ...) take chainrule's ops only where a gradient must
+flow through them: when an input requires grad and a graph is being recorded. Otherwise NumPy's
+own function runs on the arrays, with every option NumPy has, and returns what NumPy returns. A
+NumPy function or option chainrule has no op for refuses an input that requires grad: an
+untracked result would make the gradient silently wrong.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
@@ -62,7 +66,7 @@ def _functions():
     def squeeze(a, axis=None):
         return S.squeeze(_tensor(a), axis)
 
-    def reshape(a, newshape=None, order="C", *, shape=None):
+    def reshape(a, newshape=None, *, shape=None):
         return S.reshape(_tensor(a), shape if shape is not None else newshape)
 
     def transpose(a, axes=None):
@@ -83,37 +87,38 @@ def _functions():
     def swapaxes(a, axis1, axis2):
         return S.transpose(_tensor(a), axis1, axis2)
 
-    def broadcast_to(a, shape, subok=False):
+    def broadcast_to(a, shape):
         return S.Expand.apply(_tensor(a), tuple(shape))
 
-    def concatenate(arrays, axis=0, **kwargs):
+    def concatenate(arrays, axis=0):
+        if axis is None:
+            return S.cat([_tensor(a).reshape(-1) for a in arrays], 0)
         return S.cat([_tensor(a) for a in arrays], axis)
 
-    def stack(arrays, axis=0, **kwargs):
+    def stack(arrays, axis=0):
         return S.stack([_tensor(a) for a in arrays], axis)
 
-    def sum(a, axis=None, dtype=None, keepdims=False, **kwargs):
+    def sum(a, axis=None, dtype=None, keepdims=False):
         return R.sum(_tensor(a), axis, keepdims, dtype)
 
-    def mean(a, axis=None, dtype=None, keepdims=False, **kwargs):
+    def mean(a, axis=None, dtype=None, keepdims=False):
         return R.mean(_tensor(a), axis, keepdims, dtype)
 
-    def dot(a, b, out=None):
+    def dot(a, b):
         return L.MatMul.apply(_tensor(a), _tensor(b))
 
     def take_along_axis(arr, indices, axis):
         return R.TakeAlongDim.apply(_tensor(arr), _array(indices), axis % np.ndim(arr))
 
-    def clip(a, a_min=None, a_max=None, **kwargs):
+    def clip(a, a_min=None, a_max=None):
         return E.clamp(_tensor(a), a_min, a_max)
 
-    return {
-        np.where: where, np.expand_dims: expand_dims, np.squeeze: squeeze, np.reshape: reshape,
-        np.transpose: transpose, np.moveaxis: moveaxis, np.swapaxes: swapaxes,
-        np.broadcast_to: broadcast_to, np.concatenate: concatenate, np.stack: stack,
-        np.sum: sum, np.mean: mean, np.dot: dot, np.take_along_axis: take_along_axis,
-        np.clip: clip,
-    }
+    return {f: impl for f, impl in (
+        (np.where, where), (np.expand_dims, expand_dims), (np.squeeze, squeeze),
+        (np.reshape, reshape), (np.transpose, transpose), (np.moveaxis, moveaxis),
+        (np.swapaxes, swapaxes), (np.broadcast_to, broadcast_to),
+        (np.concatenate, concatenate), (np.stack, stack), (np.sum, sum), (np.mean, mean),
+        (np.dot, dot), (np.take_along_axis, take_along_axis), (np.clip, clip))}
 
 
 _UFUNCS = _FUNCTIONS = None
@@ -134,15 +139,18 @@ def array_ufunc(ufunc, method, inputs, kwargs):
                 return op(*inputs)
         elif method == "reduce" and ufunc in _REDUCE and len(inputs) == 1:
             return _reduce(ufunc, *inputs, **kwargs)
-    else:
+    options = ", ".join(f"{k}=" for k in ("out",) * (out is not None) + tuple(kwargs))
+    if out is not None:
         outs = out if isinstance(out, tuple) else (out,)
         if any(isinstance(o, Tensor) for o in outs):
             raise TypeError(f"numpy.{ufunc.__name__}: cannot write into a Tensor with out=; use "
                             "the Tensor's in-place methods (add_, mul_, copy_, ...)")
         kwargs["out"] = outs
     if ufunc not in _NONDIFF:
-        _refuse(f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"),
-                inputs)
+        what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        if ufunc in _UFUNCS or ufunc in _REDUCE:  # an op chainrule has, with an option it lacks
+            _refuse(what, inputs, f"with {options or 'these arguments'} is not recorded")
+        _refuse(what, inputs)
     result = getattr(ufunc, method)(*[_array(x) for x in inputs], **kwargs)
     if out is not None:
         return result
@@ -166,37 +174,52 @@ def _reduce(ufunc, a, axis=0, dtype=None, out=None, keepdims=False, initial=None
 
 
 def array_function(func, args, kwargs):
-    """``Tensor.__array_function__``: a chainrule op where there is one; else NumPy's own
-    function on the arrays (for tensors that need no gradient through it)."""
+    """``Tensor.__array_function__``: where a gradient must flow through ``func``, its chainrule
+    op; otherwise NumPy's own function on the arrays."""
     global _FUNCTIONS
     if _FUNCTIONS is None:
         _FUNCTIONS = _functions()
+    if not _needs_grad(list(args) + list(kwargs.values())):
+        return func(*_unwrap(args), **dict(zip(kwargs, _unwrap(kwargs.values()))))
     impl = _FUNCTIONS.get(func)
-    if impl is not None:
-        return impl(*args, **kwargs)
-    result = func(*_unwrap(args), **dict(zip(kwargs, _unwrap(kwargs.values()))))
-    if _floating(result):  # a value a gradient would have to flow through: refuse it
-        _refuse(f"numpy.{func.__name__}", list(args) + list(kwargs.values()))
-    return result
+    if impl is None:  # fine if nothing a gradient could flow through comes out (np.allclose)
+        result = func(*_unwrap(args), **dict(zip(kwargs, _unwrap(kwargs.values()))))
+        if _floating(result):
+            _refuse(f"numpy.{func.__name__}", list(args) + list(kwargs.values()))
+        return result
+    params = inspect.signature(impl).parameters
+    unknown = [k for k in kwargs if k not in params]
+    if unknown:
+        raise TypeError(f"numpy.{func.__name__}: chainrule's op does not take "
+                        f"{', '.join(k + '=' for k in unknown)}, and an input requires grad (the "
+                        "result would not be tracked); leave the option out, or detach() the input")
+    return impl(*args, **kwargs)
+
+
+def _needs_grad(values) -> bool:
+    """Does a tensor among ``values`` (lists included) require grad, in a recorded context?"""
+    if not recording():
+        return False
+    for v in values:
+        for x in (v if isinstance(v, (list, tuple)) else (v,)):
+            if isinstance(x, Tensor) and x.requires_grad:
+                return True
+    return False
 
 
 def _floating(result) -> bool:
     if isinstance(result, (tuple, list)):
         return any(_floating(r) for r in result)
-    return isinstance(result, (np.ndarray, np.floating, float)) and np.asarray(result).dtype.kind in "fc"
+    return (isinstance(result, (np.ndarray, np.floating, float))
+            and np.asarray(result).dtype.kind in "fc")
 
 
-def _refuse(what, values):
+def _refuse(what, values, why="has no chainrule op"):
     """Raise if a NumPy function without a chainrule op would cut a gradient's path."""
-    if not recording():
-        return
-    for v in values:
-        items = v if isinstance(v, (list, tuple)) else (v,)
-        for x in items:
-            if isinstance(x, Tensor) and x.requires_grad:
-                raise TypeError(f"{what} has no chainrule op, and one of its inputs requires "
-                                "grad: its result would not be tracked, so the gradient would be "
-                                "wrong. Use the Tensor's own methods, or detach() the input")
+    if _needs_grad(values):
+        raise TypeError(f"{what} {why}, and one of its inputs requires grad: its result would not "
+                        "be tracked, so the gradient would be wrong. Use the Tensor's own methods, "
+                        "or detach() the input")
 
 
 def _unwrap(values):

@@ -16,7 +16,8 @@ class Tensor:
 
     # _grad: the gradient (the ``grad`` property checks what is assigned); _hooks: the hooks a
     # leaf registered (a non-leaf keeps them on its grad_fn); unset until the first one
-    __slots__ = ("data", "_grad", "grad_fn", "requires_grad", "_hooks", "__weakref__")
+    # _past: (grad_fn, when) for a tensor detach_()ed after use (nodes made before still see it)
+    __slots__ = ("data", "_grad", "grad_fn", "requires_grad", "_hooks", "_past", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data=None, dtype=None, requires_grad: bool = False):
@@ -114,6 +115,13 @@ class Tensor:
         return _make(self.data, None)
 
     def detach_(self) -> "Tensor":
+        """Make this tensor a leaf outside the graph; ops that used it keep its history."""
+        fn = self.grad_fn
+        if fn is not None:
+            if fn.view:
+                raise RuntimeError("detach_: Can't detach views in-place. Use detach() instead.")
+            self._past = (fn, _next_seq())
+            _state.detached = True
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -209,6 +217,15 @@ class Tensor:
     def __repr__(self) -> str:
         return _format(self)
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a one-element tensor formats as its number, as in PyTorch."""
+        if self.data.size == 1:
+            return format(self.data.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string passed to Tensor.__format__: the tensor "
+                            f"has {self.data.size} elements (format one element, or .tolist())")
+        return repr(self)
+
     # -- dtype -----------------------------------------------------------------------------------
     def to(self, dtype=None, *args, **kwargs) -> "Tensor":
         """``to(dtype)``, differentiable; devices other than "cpu" are not supported."""
@@ -249,7 +266,8 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self) -> "Tensor":
-        return self
+        """Itself if its memory is in C order, else a copy that is (recorded, like clone)."""
+        return self if self.data.flags.c_contiguous else Clone.apply(self)
 
     def is_floating_point(self) -> bool:
         return self.data.dtype.kind == "f"
@@ -545,6 +563,7 @@ def _format(t: Tensor) -> str:
 
 
 from .autograd import state as _state  # noqa: E402
+from .autograd.function import _next_seq  # noqa: E402
 from .autograd.grad_mode import recording  # noqa: E402
 from .autograd import versions as _versions  # noqa: E402
 from .autograd import inplace as _inplace  # noqa: E402

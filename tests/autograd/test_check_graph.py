@@ -9,7 +9,9 @@ import pytest
 import chainrule as cr
 from chainrule.autograd import Function, GradcheckError, gradcheck
 from chainrule.autograd.check import GraphCheckReport, check_graph
+from chainrule.autograd.replay import walk
 
+from ..viz.inplace_graphs import GRAPHS as INPLACE_GRAPHS, X as INPLACE_X
 from .functions import functions
 
 
@@ -351,3 +353,66 @@ def test_the_readme_example_prints_what_the_readme_says():
         "  ∂y[1]/∂x[1] (output element (1,) w.r.t. element (1,) of input 0): backward gives 4, "
         "finite differences 12\n"
         "  checked all 4 entries of ∂y/∂x (2 output × 2 input elements): 2 disagree\n")
+
+
+# -- graphs with in-place ops: every node checked at the values it saw --------------------------
+
+@pytest.mark.parametrize("build", INPLACE_GRAPHS, ids=lambda b: b.__name__)
+def test_in_place_ops_every_node_is_checked_at_the_values_it_saw(build):
+    x = cr.tensor(INPLACE_X, requires_grad=True)
+    loss = build(cr, x)
+    report = check_graph(loss)
+    assert not report and not report.skipped
+    assert report.checked == len(walk(loss))  # the nodes as their consumers saw them, each once
+
+
+@pytest.mark.parametrize("change", ["relu_", "iadd", "setitem"])
+def test_a_wrong_backward_is_found_after_its_output_was_changed_in_place(change):
+    x = cr.tensor([0.5, 1.5], requires_grad=True)
+    y = HalfSquare.apply(x)  # y = x², whose output the in-place op overwrites
+    z = y * 3
+    if change == "relu_":
+        y.relu_()
+    elif change == "iadd":
+        y += 1
+    else:
+        y[0] = 0.0
+    report = check_graph((z + y).sum())
+    assert len(report) == 1 and not report.skipped
+    (bad,) = report
+    assert bad.node.name() == "HalfSquareBackward" and bad.position == 1
+    # at the values HalfSquare saw (x, not anything after): the backward gives x, the truth 2x
+    assert (bad.analytic, bad.numeric) == (pytest.approx(1.5), pytest.approx(3.0, abs=1e-6))
+
+
+def test_an_input_changed_in_place_since_is_skipped_with_the_reason():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    f = (w * w).sum()
+    with cr.no_grad():
+        w.sub_(0.1)  # an optimizer step: the graph's w no longer holds what mul saw
+    report = check_graph(f)
+    assert not report and report.checked == 1
+    ((node, why),) = report.skipped
+    assert node.name() == "MulBackward"
+    assert why.startswith("MulBackward: input 0 was changed in place after the op used it")
+
+
+def test_an_overwritten_output_of_a_random_op_is_skipped_not_guessed():
+    class Noisy(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a + np.random.standard_normal(a.shape)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = Noisy.apply(x * 2)
+    z = y * 3
+    y.add_(1)  # add keeps no copy of y's old value, and Noisy cannot make it again
+    report = check_graph((z * y).sum())
+    assert not report and report.checked == 3  # x * 2, z * y, the sum
+    reasons = dict((node.name(), why) for node, why in report.skipped)
+    assert set(reasons) == {"NoisyBackward", "MulBackward", "AddBackward"}
+    assert all("a random op" in why for why in reasons.values())

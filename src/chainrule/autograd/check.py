@@ -25,7 +25,7 @@ import numpy as np
 
 from .engine import unbroadcast
 from .gradcheck import GradcheckError
-from .replay import ReplayError, arrays, gradients, outputs, replay, walk, wants_grad
+from .replay import Graph, ReplayError, gradients, replay, rerun
 
 
 @dataclass
@@ -127,14 +127,13 @@ def check_graph(output, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-
     >>> bool(report)
     False
     """
-    order = list(reversed(walk(output)))
-    made = outputs(order, output)
+    graph = Graph(output)
+    order = list(reversed(graph.order))
     rng = np.random.default_rng(seed)
     report = GraphCheckReport()
     for position, node in enumerate(order, 1):
         try:
-            problem, entries = _check_node(node, made.get(node), eps, atol, rtol, max_elements,
-                                           rng)
+            problem, entries = _check_node(node, graph, eps, atol, rtol, max_elements, rng)
         except ReplayError as err:
             report.skipped.append((node, str(err)))
             continue
@@ -152,10 +151,11 @@ class _Broken(Exception):
     """The backward failed outright (raised, or returned the wrong number or shape)."""
 
 
-def _check_node(node, out, eps, atol, rtol, max_elements, rng):
-    """(the worst disagreeing entry as an ``OpMismatch``, or None; the number of entries checked)"""
-    values = arrays(node, np.float64)
-    ctx, y = replay(node, values, out, np.float64, verify=True)
+def _check_node(node, graph, eps, atol, rtol, max_elements, rng):
+    """(the worst disagreeing entry as an ``OpMismatch``, or None; the number of entries checked).
+    The node runs on its inputs as it saw them; raises ``ReplayError`` if it cannot."""
+    values, ctx, y = rerun(graph, node, np.float64)
+    out, wanted = graph.made[node], graph.wanted(node)
     shapes = [None if not hasattr(a, "shape") else np.shape(a) for a in values]
     y_name, x_names = _symbols(node)
 
@@ -167,8 +167,8 @@ def _check_node(node, out, eps, atol, rtol, max_elements, rng):
         if len(grads) != len(values):
             raise _Broken(f"its backward returned {len(grads)} gradients for {len(values)} inputs")
         result = []
-        for i, (t, g) in enumerate(zip(node.inputs, grads)):
-            if not wants_grad(t):
+        for i, g in enumerate(grads):
+            if not wanted[i]:
                 result.append(None)
                 continue
             shape = np.shape(values[i])
@@ -195,8 +195,8 @@ def _check_node(node, out, eps, atol, rtol, max_elements, rng):
     try:
         if np.size(y):
             row(0)  # a backward that fails, fails here, before any input is checked
-        for i, t in enumerate(node.inputs):
-            if not wants_grad(t) or values[i].size == 0 or np.size(y) == 0:
+        for i in range(len(values)):
+            if not wanted[i] or values[i].size == 0 or np.size(y) == 0:
                 continue
             found = _check_input(i, values, y, row, vjp, node, out, eps, atol, rtol,
                                  max_elements, rng)

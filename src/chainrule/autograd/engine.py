@@ -72,18 +72,20 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
             top = fn if top is None else _wait(heap, top, fn)
     anomaly = state.anomaly
     retains = state.retains  # does any tensor retain its gradient?
-    mutated = versions.latest  # nodes made after this saw no in-place change since
-    older = False  # is this node older than that change? (then so are all that follow it)
+    # do edges need the history their node saw (history_at)? Once a node older than the latest
+    # in-place change runs, so are all that follow it; and if any tensor was detach_()ed after use
+    special = state.detached
     while top is not None:
         node = top
         top = heappop(heap)[1] if heap else None
         grad_output = pending.pop(node)
         if retains:
             grad_output = _watch(node, grad_output, None, False)
-        # made before the latest in-place change? Then check what it saved, and follow its
-        # inputs back to the history it saw (below): nodes made since need neither
-        if node.seq < mutated:
-            older = True
+        # made before the latest in-place change (which a hook or a backward of yours may have
+        # made just now)? Then check what it saved, and follow its inputs back to the history
+        # it saw (below): nodes made since need neither
+        if node.seq < versions.latest:
+            special = True
             _check_versions(node, None)
         try:
             in_grads = node.backward(node, grad_output)  # a Function of yours: see _apply_tensors
@@ -106,8 +108,10 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
                 data = t.data
                 if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                     g = _conform(g, data, node)
-                if older and fn.seq > node.seq:  # t was changed in place since: the history
-                    fn = history_at(fn, node.seq)          # node saw
+                if special:  # t may have been changed in place since: the history node saw
+                    fn = history_at(fn, node.seq, t)
+                    if fn is None:
+                        continue
                 if fn in pending:
                     pending[fn] = pending[fn] + g
                 else:
@@ -125,9 +129,9 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
             if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                 g = _conform(g, data, node)
             fn = t.grad_fn
+            if special:
+                fn = history_at(fn, node.seq, t)
             if fn is not None:  # an op made t: its node runs when all its gradient is in
-                if older and fn.seq > node.seq:
-                    fn = history_at(fn, node.seq)
                 if fn in pending:
                     pending[fn] = pending[fn] + g
                 else:
@@ -162,11 +166,11 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
     def push(t, g, node):  # gradient g flows into tensor t (from ``node``, None for a root)
         nonlocal top
         fn = t.grad_fn
+        if node is not None and (fn is None or fn.seq > node.seq):
+            fn = history_at(fn, node.seq, t)
         if fn is None:
             _deliver(t, g, True, capture, graph, leaves)
             return
-        if node is not None and fn.seq > node.seq:
-            fn = history_at(fn, node.seq)
         if graph:
             outs.setdefault(fn, t)
         if fn in pending:
@@ -177,8 +181,11 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
 
     for t, g in zip(tensors, grads):
         push(t, g, None)
-    mutated = versions.latest
-    prev_mode = _set(True) if graph else None  # a recorded backward records, else nothing does
+    anomaly = state.anomaly
+    # a recorded backward records (what it records are not forward ops for anomaly mode to check);
+    # otherwise nothing does, hooks included, as in PyTorch
+    prev_mode = _set(graph)
+    state.anomaly = False if graph else anomaly
     try:
         while top is not None:
             node = top
@@ -189,7 +196,7 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                 grad_output = _watch(node, grad_output, capture, graph, run)
             if not run:
                 continue
-            if node.seq < mutated:
+            if node.seq < versions.latest:
                 _check_versions(node, outs)
             try:
                 if graph:
@@ -203,7 +210,7 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                 in_grads, single = _counted(node, in_grads, single), False
             if single:
                 in_grads = (in_grads,)
-            if state.anomaly:
+            if anomaly:
                 from .anomaly import check_backward
                 check_backward(node, in_grads)
             if not retain_graph:
@@ -226,8 +233,8 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
         if leaves is not None:
             leaves.finish()
     finally:
-        if graph:
-            _set(prev_mode)
+        _set(prev_mode)
+        state.anomaly = anomaly
 
 
 def _counted(node, in_grads, single):
@@ -263,13 +270,17 @@ def _watch(node, grad_output, capture, graph, run=True):
     if captured:
         capture[node] = grad_output
     if node._retained is not None and (t := node._retained()) is not None:
-        _deliver(t, grad_output, True, None, graph, None)
+        if t._grad is None or graph:
+            _deliver(t, grad_output, True, None, graph, None)
+        else:  # a retained gradient is summed out of place, as PyTorch's retain_grad hook does
+            t._grad = _make(t._grad.data + np.asarray(getattr(grad_output, "data", grad_output)),
+                            None)
     return grad_output
 
 
 def _check_versions(node, outs):
     saved = getattr(node, "saved", ())
-    if saved and saved is not FREED:
+    if saved is not FREED and saved:
         out = outs.get(node) if outs is not None else None
         if out is None and node._retained is not None:
             out = node._retained()
@@ -336,11 +347,11 @@ def _needed(roots, keys, floor=-1):
             if not isinstance(t, Tensor):
                 continue
             fn = t.grad_fn
+            if fn is None or fn.seq > node.seq:
+                fn = history_at(fn, node.seq, t)
             if fn is None:
                 reach = reach or id(t) in keys
                 continue
-            if fn.seq > node.seq:
-                fn = history_at(fn, node.seq)
             if fn in keys:
                 reach = True
             if fn.seq >= floor:
@@ -412,7 +423,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is None:
         run_backward(tensors, seeds, bool(retain_graph), create_graph)
         return
-    inputs = _as_list(inputs)
+    inputs = list({id(t): t for t in _as_list(inputs)}.values())  # each once
     if not inputs:
         raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty.")
     for i, t in enumerate(inputs):

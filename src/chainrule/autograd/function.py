@@ -91,6 +91,10 @@ class Function:
     inplace = False  # True for a node that took the place of a tensor's earlier grad_fn (an
     replaced = None  # in-place op's, or a view's fresh history): ``replaced`` is that one
     view = False  # its output shares its input's memory (a view: reshape, transpose, basic x[i])
+    # for each array in ``saved``, the input whose gradient needs it (None: any), as PyTorch
+    # saves an operand only for a gradient that needs it: a saved array no gradient of this node
+    # needs may change in place without an error (backward does not read it)
+    needed_by = None
     once_differentiable = False  # its backward cannot itself be differentiated (the decorator)
 
     def __init_subclass__(cls, **kwargs):
@@ -126,8 +130,8 @@ class Function:
         return saved
 
     def mark_non_differentiable(self, *tensors) -> None:
-        """The output gets no gradient (an index, a mask), as PyTorch's."""
-        self._non_differentiable = True
+        """Mark the output (if among ``tensors``) as getting no gradient (an index, a mask)."""
+        self._non_differentiable = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
         """Accepted for PyTorch's API: backward always gets a gradient tensor here."""
@@ -297,7 +301,8 @@ def _apply_tensors(cls, *args, **kwargs):
                            "Function returns one tensor (return the outputs as separate "
                            "Functions, or stack them into one tensor)")
     data = out.data if isinstance(out, Tensor) else np.asarray(out)
-    if record and ctx.__dict__.get("_non_differentiable"):
+    if record and any(m is out or getattr(m, "data", m) is data
+                      for m in ctx.__dict__.get("_non_differentiable", ())):
         record = False
     t = _new(Tensor)
     t.data = data
@@ -314,9 +319,16 @@ def backward_arrays(node, grad_output):
     and runs with grad mode off; the engine gets arrays back."""
     with no_grad():
         grads = type(node).backward(node, _wrap(grad_output))
+    # an array that is also a tensor's of yours (a saved one, an input's) is copied: a leaf's
+    # .grad made of it would share its memory, and the next backward would add into it
+    held = [t.data for t in getattr(node, "saved", ()) + node.inputs if isinstance(t, Tensor)]
     if isinstance(grads, (tuple, list)):
-        return tuple(g.data if isinstance(g, Tensor) else g for g in grads)
-    return grads.data if isinstance(grads, Tensor) else grads
+        return tuple(_own(g.data, held) if isinstance(g, Tensor) else g for g in grads)
+    return _own(grads.data, held) if isinstance(grads, Tensor) else grads
+
+
+def _own(a, held):
+    return a.copy() if any(a is h for h in held) else a
 
 
 def _wrap(a):

@@ -26,7 +26,8 @@ def rebase(self, op: str, fn, *args, **kwargs):
     current value and history (an argument that is ``self`` itself means ``old`` too); returns
     ``self``."""
     view = self.grad_fn
-    if view is not None and view.view:  # a view of another tensor of the graph: change the base
+    if (view is not None and view.view  # a view of another tensor of the graph: change the base
+            and versions._owner(self.data) is versions._owner(view.inputs[0].data)):
         return _rebase_view(self, op, fn, args, kwargs)
     data = self.data
     if view is None and versions._owner(data) is not data:
@@ -45,6 +46,7 @@ def rebase(self, op: str, fn, *args, **kwargs):
         versions.bump(data)
         return self
     _keep_old(node, old)
+    _unlink(node, self, old)
     np.copyto(data, new.data, casting="unsafe")
     versions.bump(data)
     node.saved = tuple(data if s is new.data else s for s in node.saved)  # its output is self now
@@ -69,6 +71,27 @@ def _keep_old(node, old):
         node.saved = saved
 
 
+def _unlink(node, t, old):
+    """The nodes made for this in-place op (``node``'s history, back to ``t``'s previous node)
+    that take ``t`` itself as an input take ``old`` instead: the same value and history, and no
+    cycle ``t`` → its new node → ... → them → ``t``, which only Python's cyclic collector would
+    free (with all the arrays the graph saved)."""
+    floor = old.grad_fn.seq if old.grad_fn is not None else -1
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        inputs = n.inputs
+        if any(x is t for x in inputs):
+            n.inputs = tuple(old if x is t else x for x in inputs)
+        for x in inputs:
+            fn = getattr(x, "grad_fn", None)
+            if fn is not None and fn.seq > floor:
+                stack.append(fn)
+
+
 def _replaces(node, t):
     """``node`` becomes ``t``'s grad_fn in place of the one it had: nodes made earlier still see
     the old one (``history_at``)."""
@@ -85,6 +108,9 @@ def _rebase_view(self, op, fn, args, kwargs):
     op on the base, recorded), and give the view a fresh history on the new base."""
     view = self.grad_fn
     base = view.inputs[0]
+    if base.requires_grad and base.grad_fn is None:
+        raise RuntimeError(f"{op}: a view of a leaf Variable that requires grad is being used in "
+                           "an in-place operation.")
     if type(view).op_name() == "expand":
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location (it is an expand() view); "
@@ -137,9 +163,15 @@ def fresh(t):
     return t
 
 
-def history_at(fn, seq):
-    """The node that made a tensor as a node created at ``seq`` saw it: ``fn`` with the in-place
-    nodes made after ``seq`` peeled off."""
+def history_at(fn, seq, t=None):
+    """The node that made a tensor as a node created at ``seq`` saw it: ``fn`` (the tensor
+    ``t``'s grad_fn now) with the in-place nodes made after ``seq`` peeled off, and the history
+    ``t`` had before a later ``detach_()``."""
+    if fn is None:
+        past = getattr(t, "_past", None)  # (grad_fn, when it was detached)
+        if past is None or past[1] < seq:
+            return None
+        fn = past[0]
     while fn is not None and fn.seq > seq:
         if not fn.inplace:
             raise RuntimeError(f"{fn.name()}: the graph's creation order is inconsistent")

@@ -69,6 +69,8 @@ def _composite_backward(node, grad_output):
     primitive ops) at the node's inputs."""
     cls = type(node)
     inputs = node.inputs
+    # the composite runs on the inputs as they are now: they must be as the forward saw them
+    check_saved(node, [t.data for t in inputs if isinstance(t, Tensor)], None, inputs=True)
     wanted = [i for i, need in enumerate(node.needs_input_grad) if need]
     floor = _next_seq()
     y = cls.composite(node, *inputs, **getattr(node, "kwargs", {}))
@@ -96,4 +98,5 @@ def _once(node, grad_output):
 
 from .engine import _key, _needed, _run_general, unbroadcast  # noqa: E402
 from .function import FREED, _DelayedError, _next_seq  # noqa: E402
+from .versions import check_saved  # noqa: E402
 from ..tensor import Tensor, _make  # noqa: E402

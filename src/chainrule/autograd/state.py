@@ -7,3 +7,4 @@ anomaly = False  # detect_anomaly is on
 retains = False  # some tensor has called retain_grad() (the engine looks for them only then)
 hooks = False  # some tensor has a hook (likewise)
 rebased = False  # some tensor of a graph was changed in place (its views may be stale)
+detached = False  # some tensor was detach_()ed after an op used it

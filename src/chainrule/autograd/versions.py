@@ -99,14 +99,18 @@ def describe(array) -> str:
     return f"[chainrule.{name} [{', '.join(map(str, array.shape))}]]"
 
 
-def check_saved(node, saved, output) -> None:
+def check_saved(node, saved, output, inputs=False) -> None:
     """Raise PyTorch's error if an array ``node`` saved for backward was changed in place after
     the node was made. ``saved``: what it saved; ``output``: its output tensor, if known."""
     seq = node.seq
-    for item in saved:
+    needed_by = None if inputs else type(node).needed_by  # (``saved`` are its inputs' arrays)
+    needs = node.needs_input_grad
+    for i, item in enumerate(saved):
         data = item.data if isinstance(item, Tensor) else item  # a Function of yours saves Tensors
         if type(data) is not _ndarray:
             continue
+        if needed_by is not None and needed_by[i] is not None and not needs[needed_by[i]]:
+            continue  # no gradient of this node reads it
         found = _changed_since(data, seq)
         if found is None:
             continue

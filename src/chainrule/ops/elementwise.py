@@ -44,10 +44,11 @@ class Sub(Function):
 class Mul(Function):
     """y = a * b;  dL/da = dL/dy * b,  dL/db = dL/dy * a"""
 
+    needed_by = (1, 0)  # a serves b's gradient, b serves a's (see Function.needed_by)
+
     @staticmethod
     def forward(ctx, a, b):
-        need = ctx.needs_input_grad  # each operand is kept only if the other's gradient needs it
-        ctx.saved = (a if need[1] else None, b if need[0] else None)
+        ctx.saved = (a, b)
         if type(a) is _ndarray is type(b):
             return a * b
         # a Python number: out=... (NumPy >= 2.3) keeps a 0-d result an array (2.0 * loss)
@@ -68,9 +69,11 @@ class Mul(Function):
 class Div(Function):
     """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * a / b²"""
 
+    needed_by = (1, None)
+
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a if ctx.needs_input_grad[1] else None, b)
+        ctx.saved = (a, b)
         return a / b
 
     @staticmethod
@@ -86,11 +89,12 @@ class Pow(Function):
     """y = a ** b;  dL/da = dL/dy * b * a**(b-1),  dL/db = dL/dy * y * log(a)"""
 
     op = "pow"
+    needed_by = (None, 0, 1)
 
     @staticmethod
     def forward(ctx, a, b):
         y = a ** b
-        ctx.saved = (a, b, y if ctx.needs_input_grad[1] else None)
+        ctx.saved = (a, b, y)
         return y
 
     @staticmethod
@@ -118,11 +122,13 @@ class Remainder(Function):
     """y = a - b * floor(a / b) (the sign of b, as Python's %);  dL/da = dL/dy,
     dL/db = -dL/dy * floor(a / b)"""
 
+    needed_by = (1, 1)
+
     @staticmethod
     def forward(ctx, a, b):
         if _integral(a) and _integral(b) and not np.all(b):
             raise _ZeroDivision("remainder: ZeroDivisionError (integer remainder by zero)")
-        ctx.saved = (a, b) if ctx.needs_input_grad[1] else ()
+        ctx.saved = (a, b)
         return np.remainder(a, b)
 
     @staticmethod

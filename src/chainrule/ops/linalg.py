@@ -13,11 +13,11 @@ class MatMul(Function):
     """Y = A @ B;  dL/dA = dL/dY @ Bᵀ,  dL/dB = Aᵀ @ dL/dY  (batch axes summed by the engine)"""
 
     op = "matmul"
+    needed_by = (1, 0)  # a serves b's gradient, b serves a's
 
     @staticmethod
     def forward(ctx, a, b):
-        need = ctx.needs_input_grad  # each operand is kept only if the other's gradient needs it
-        ctx.saved = (a if need[1] else None, b if need[0] else None)
+        ctx.saved = (a, b)
         try:
             if 0 < a.ndim < 3 and 0 < b.ndim < 3:
                 return a.dot(b)  # the same product for 1-D and 2-D; NumPy's dot costs less per call
@@ -33,9 +33,8 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        a, b = ctx.saved  # (None where no gradient needs it)
-        x, y = ctx.inputs
-        na, nb = x.data.ndim, y.data.ndim
+        a, b = ctx.saved
+        na, nb = a.ndim, b.ndim
         need = ctx.needs_input_grad
         if na == 2 and nb == 2:
             return (_dot(grad_output, b.T) if need[0] else None), (_dot(a.T, grad_output) if need[1] else None)

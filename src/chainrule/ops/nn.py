@@ -13,6 +13,7 @@ class Linear(Function):
     (leading batch dims of x are flattened into one)"""
 
     op = "linear"
+    needed_by = (1, 0)  # x serves W's gradient, W serves x's
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -24,8 +25,7 @@ class Linear(Function):
         if bias is not None and bias.shape not in ((weight.shape[0],), ()):
             raise RuntimeError(f"linear: bias of shape {bias.shape} does not match weight of "
                                f"shape {weight.shape} (expected ({weight.shape[0]},))")
-        need = ctx.needs_input_grad  # x and W are each kept only if the other's gradient needs it
-        ctx.saved = (x if need[1] else None, weight if need[0] else None)
+        ctx.saved = (x, weight)
         if x.ndim == 2:
             y = x @ weight.T  # a transposed view: BLAS reads it as is, no copy
         else:
@@ -39,8 +39,8 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, weight = ctx.saved  # (None where no gradient needs it)
-        shape = ctx.inputs[0].data.shape
+        x, weight = ctx.saved
+        shape = x.shape
         need = ctx.needs_input_grad
         g = grad_output if grad_output.ndim == 2 else grad_output.reshape(-1, grad_output.shape[-1])
         grad_x = grad_w = grad_b = None

@@ -24,6 +24,8 @@ class View(Function):
         try:
             y = x.reshape(shape)
             ctx.out_shape = y.shape
+            if y.base is None or not np.may_share_memory(x, y):
+                ctx.view = False  # x's layout made reshape copy: not a view of x
             return y
         except ValueError:
             raise RuntimeError(f"view: shape {list(shape)} is invalid for input of size {x.size} "

@@ -59,8 +59,9 @@ class Explanation(list):
     """The steps of the backward pass (a list of ``Step``), with ``text()`` and ``markdown()``."""
 
     def __init__(self, steps, output_name, leaves, skipped, precision=4, derivative=None,
-                 one_line=None):
+                 one_line=None, refused=()):
         super().__init__(steps)
+        self.refused = list(refused)  # [node name] whose saved values changed in place since
         self.precision = precision
         self.output_name = output_name
         self.leaves = leaves    # [(name, gradient or None, [shares])]
@@ -89,7 +90,13 @@ class Explanation(list):
             lines += ["  " + line for line in s.text.split("\n")]
         lines += ["", self._gradients_head()] + [f"  {line}" for line in self._leaf_lines()]
         lines += [f"  (not shown: {why})" for why in self.skipped]
+        lines += [f"  ({self._refused_note()})"] if self.refused else []
         return "\n".join(lines)
+
+    def _refused_note(self) -> str:
+        return (f"backward() raises on this graph instead: {', '.join(self.refused)} saved a value "
+                "that was changed in place afterwards (these are the gradients with the value it "
+                "saw)")
 
     def markdown(self) -> str:
         f, d = self.output_name, self.derivative
@@ -116,6 +123,7 @@ class Explanation(list):
             lines.append(f"{k}. " + "  \n   ".join(parts))
         lines += ["", f"**{self._gradients_head()}**", ""]
         lines += [f"- `{line}`" for line in self._leaf_lines()]
+        lines += ["", f"*({self._refused_note()})*"] if self.refused else []
         return "\n".join(lines)
 
     # -- the graph of a gradient -----------------------------------------------------------------
@@ -208,6 +216,12 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
     each node's backward again: calling ``explain`` before or after ``backward`` is the same, but
     call it before an optimizer step, which changes the parameters the graph refers to.
 
+    In-place ops (``y.relu_()``, ``y += 1``, ``y[1:].add_(1)``) are told as they happened: every
+    node with the inputs it saw, the value before the change under a name of its own, and the
+    in-place node marked ``(in place: d overwrites b)``. A value that was overwritten and cannot
+    be made again (no copy kept, a random op) is written ``?`` with the reason, and the gradients
+    that need it ``unknown``: never the new values in place of the old.
+
     A gradient's graph (``create_graph=True``) is told as such: its output is ``g``, a first
     derivative; the seed of the backward pass that recorded it is written 1; its gradients are
     second derivatives. Name the function too (``names={"x": x, "L": loss}``) to see which ops
@@ -223,24 +237,25 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
     wrt_pairs, wanted = N.named(wrt)
     given = N.named(names)[0] + wrt_pairs
     tr = R.trace(output)
-    deriv = recorded.derivative(tr.order, output, given)
+    deriv = recorded.derivative(tr.graph, output, given)
     direct = deriv is not None and deriv.direct
     nm = N.Names(given, output, ("g", "f", "y") if direct else ("f", "y", "L"))
     forward = list(reversed(tr.order))
-    targets = None if wanted is None else {id(t) for t in wanted}
-    keep = _relevant(forward, targets)
+    targets = None if wanted is None else {tr.key(t) for t in wanted}
+    keep = _relevant(forward, targets, tr)
     fmt = _Fmt(precision, nm(output), deriv.seeds if deriv else ())
-    recorded.name_tensors(nm, tr.order, tr.made, deriv, fmt.numbers, keep)
+    recorded.name_tensors(nm, tr.graph, deriv, fmt.numbers, keep)
     steps = [_step(node, tr, nm, fmt, keep, targets) for node in tr.order if node in keep]
     if deriv is not None:
-        _constants(steps, nm, fmt, {id(t) for _, t in given})
+        _constants(steps, tr, nm, fmt, {id(t) for _, t in given})
         for s in steps:
-            if any(id(t) in fmt.numbers for t in s.node.inputs):
+            if any(id(t) in fmt.numbers for t in tr.inputs(s.node)):
                 s.forward_text += f"   ({deriv.seed_note()})"
     leaves = _leaves(forward, tr, nm, wanted)
-    one_line = _one_line(output, tr.order, nm, fmt) if deriv is not None else None
+    one_line = _one_line(output, tr, nm, fmt) if deriv is not None else None
+    refused = [s.node.name() for s in reversed(steps) if s.node in tr.stale and s.grads]
     out = Explanation(steps, nm(output), leaves, list(tr.skipped.values()), precision, deriv,
-                      one_line)
+                      one_line, refused)
     if format != "steps":
         print(out.text() if format == "text" else out.markdown(), file=file or sys.stdout)
     return out
@@ -252,39 +267,41 @@ class _Fmt:
         self.numbers = set(numbers)  # ids of tensors written as their value (the seed, 1)
 
     def __call__(self, a) -> str:
-        return N.array(a, self.p)
+        return "?" if a is None else N.array(a, self.p)  # None: a value not known
 
     def d(self, name) -> str:
         return N.partial(self.f, name)
 
 
-def _constants(steps, nm, fmt, given):
+def _constants(steps, tr, nm, fmt, given):
     """In a gradient's graph, the values of the constants a recorded backward pass made (``c =
     -1``), each listed before the step that first uses it: those are not the caller's, so the
     names they got say nothing."""
     seen = set()
     for s in reversed(steps):
-        for t in s.node.inputs:
+        for i, t in enumerate(tr.inputs(s.node)):
             if (hasattr(t, "grad_fn") and t.grad_fn is None and not t.requires_grad
                     and id(t) not in seen | given | fmt.numbers):
                 seen.add(id(t))
-                s.constants.append(f"{nm(t)} = {fmt(t.data)}   (a constant)")
+                value = tr.graph.input_value(s.node, i)
+                s.constants.append(f"{nm(t)} = {fmt(value)}   (a constant)")
 
 
-def _relevant(forward, targets):
+def _relevant(forward, targets, tr):
     """The nodes on some path from a target to the output (all of them without targets)."""
     if targets is None:
         return set(forward)
     keep = set()
     for node in forward:
-        if any(id(t) in targets or getattr(t, "grad_fn", None) in keep for t in node.inputs):
+        if any(hasattr(t, "grad_fn") and (tr.key(t) in targets or t.grad_fn in keep)
+               for t in tr.inputs(node)):
             keep.add(node)
     return keep
 
 
-def _input_names(node, nm, fmt):
+def _input_names(inputs, nm, fmt):
     names = []
-    for a in node.inputs:
+    for a in inputs:
         if hasattr(a, "grad_fn"):
             names.append("1" if id(a) in fmt.numbers else nm(a))  # the seed: ones
         elif isinstance(a, (bool, str, tuple, type(None), slice)):
@@ -305,12 +322,12 @@ def _constant(a, fmt) -> str | None:
 
 
 def _step(node, tr, nm, fmt, keep, targets) -> Step:
-    out = tr.made[node]
-    name, names = nm(out), _input_names(node, nm, fmt)
+    out, inputs, value = tr.made[node], tr.inputs(node), tr.graph.value(node)
+    name, names = nm(out), _input_names(inputs, nm, fmt)
     formula = N.formula(node, names)
     upstream = tr.grad.get(node)
-    step = Step(node, N.op_of(node), name, formula, out.data, upstream)
-    step.forward_text = _forward_text(node, name, formula, out, fmt)
+    step = Step(node, N.op_of(node), name, formula, value, upstream)
+    step.forward_text = _forward_text(node, name, formula, value, tr, nm, fmt)
     lines = []
     shares = tr.branches.get(node, [])
     if len(shares) > 1 and upstream is not None:
@@ -319,14 +336,14 @@ def _step(node, tr, nm, fmt, keep, targets) -> Step:
         lines.append(f"{fmt.d(name)} = " + " + ".join(fmt(g) for _, g in parts)
                      + f" = {fmt(upstream)}   (the sum of its {len(parts)} branches: via "
                      + ", ".join(n for n, _ in parts) + ")")
-    head = f"{name} = {formula} = {fmt(out.data)};  "
+    head = f"{name} = {formula} = {fmt(value)};  "
     if len(head) > 40:  # a tensor: the gradients go below
         lines.append(head[:-3])
         head = "    "
-    for i, t in enumerate(node.inputs):
+    for i, t in enumerate(inputs):
         if (node, i) not in tr.edges:
             continue
-        if targets is not None and id(t) not in targets and t.grad_fn not in keep:
+        if targets is not None and tr.key(t) not in targets and t.grad_fn not in keep:
             continue  # leads to none of the tensors asked about
         term = _term(node, i, t, tr, nm, fmt, names, is_root=node is tr.order[0])
         step.grads.append(term)
@@ -339,25 +356,38 @@ def _step(node, tr, nm, fmt, keep, targets) -> Step:
         why = tr.skipped.get(node) or ("unknown: a node after it could not be run again"
                                        if node in tr.blocked else "no gradient flows back here")
         lines.append(head + f"({why})")
+    if node in tr.stale and step.grads:
+        lines.append(" " * len(head) + "(backward() raises here: this op saved a value that was "
+                     "changed in place afterwards; the gradients above use the value it saw)")
     step.text = "\n".join(lines)
     return step
 
 
-def _forward_text(node, name, formula, out, fmt) -> str:
+def _forward_text(node, name, formula, value, tr, nm, fmt) -> str:
     text = f"{name} = {formula}"
-    operands = [a for a in node.inputs if hasattr(a, "grad_fn")]
-    if operands and all(N.is_scalar(a.data) for a in operands) and N.op_of(node) in N.FORMULA:
-        nums = [fmt(a.data) if hasattr(a, "grad_fn") else _constant(a, fmt)
-                for a in node.inputs]
+    values = [tr.graph.input_value(node, i) for i in range(len(node.inputs))]
+    operands = [v for a, v in zip(node.inputs, values) if hasattr(a, "grad_fn")]
+    if (operands and all(v is not None and N.is_scalar(v) for v in operands)
+            and N.op_of(node) in N.FORMULA):
+        nums = [fmt(v) if hasattr(a, "grad_fn") else _constant(a, fmt)
+                for a, v in zip(node.inputs, values)]
         with_numbers = N.formula(node, nums)
-        if with_numbers not in (formula, fmt(out.data)):
+        if with_numbers not in (formula, fmt(value)):
             text += f" = {with_numbers}"
-    return text + f" = {fmt(out.data)}"
+    text += f" = {fmt(value)}"
+    if value is None:
+        text += "   (changed in place afterwards, and not kept)"
+    over = tr.inputs(node)[0] if node.inputs else None
+    if (getattr(node, "inplace", False) and not getattr(node, "view", False)
+            and getattr(over, "grad_fn", 0) is node.replaced):
+        text += f"   (in place: {name} overwrites {nm(over)})"
+    return text
 
 
 def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
     raw, share = tr.edges[node, i]
     x, y = nm(t), nm(tr.made[node])
+    wanted = tr.graph.wanted(node)
     op = N.op_of(node)
     up = tr.grad[node]
     key = tr.key(t)
@@ -369,7 +399,7 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
     scalar = N.is_scalar(up) and N.is_scalar(raw)
     upstream = "" if seeded else fmt.d(y)
     if op in N.ELEMENTWISE:
-        local_raw = R.backward(node, tr.contexts[node], np.ones_like(up))[i][0]
+        local_raw = R.backward(node, tr.contexts[node], np.ones_like(up), wanted)[i][0]
         term.local, term.local_value = N.local(node, i, names), local_raw
         value = fmt(local_raw.reshape(-1)[0] if np.all(local_raw == local_raw.reshape(-1)[0])
                     else local_raw)
@@ -411,10 +441,10 @@ def _factor(s: str) -> str:
     return f"({s})" if N.compound(s) else s
 
 
-def _one_line(output, nodes, nm, fmt, limit: int = 80) -> str | None:
+def _one_line(output, tr, nm, fmt, limit: int = 80) -> str | None:
     """The output's formula written out down to the leaves (``1 · (3 · x^2)``), when the graph
     has more than one node and the formula is at most ``limit`` characters."""
-    if not 1 < len(nodes) <= 12:
+    if not 1 < len(tr.order) <= 12:
         return None
     memo = {}
 
@@ -424,7 +454,7 @@ def _one_line(output, nodes, nm, fmt, limit: int = 80) -> str | None:
         if id(t) not in memo:
             parts = [expr(a) if hasattr(a, "grad_fn") else (
                 None if isinstance(a, (bool, str, tuple, type(None), slice))
-                else _constant(a, fmt) or "const", N.ATOM) for a in t.grad_fn.inputs]
+                else _constant(a, fmt) or "const", N.ATOM) for a in tr.inputs(t.grad_fn)]
             memo[id(t)] = N.nested(t.grad_fn, parts)
         return memo[id(t)]
 
@@ -453,7 +483,7 @@ def _leaves(forward, tr, nm, wanted):
     else:
         seen, targets = set(), []
         for node in forward:
-            for t in node.inputs:
+            for t in tr.inputs(node):
                 if R.wants_grad(t) and t.grad_fn is None and id(t) not in seen:
                     seen.add(id(t))
                     targets.append(t)

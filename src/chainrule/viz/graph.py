@@ -28,6 +28,9 @@ INSTALL_HINT = ("Graphviz's `dot` program was not found. Install Graphviz: `apt-
                 "graphviz` or https://graphviz.org/download/")
 
 
+UNKNOWN = object()  # a value an in-place op changed afterwards, and that is not known
+
+
 class GraphvizNotFound(RuntimeError):
     """The Graphviz program ``dot`` is not installed."""
 
@@ -106,7 +109,10 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     ``collapse_modules``: draw the ops that use a module's parameters (``fc1.weight``,
     ``fc1.bias``) as one box named ``fc1``. Gradients of the ops are those of
     ``output.backward()`` (seeded with ones); a leaf shows its ``.grad``. Draw before an
-    optimizer step: the graph refers to the live parameters, which the step changes.
+    optimizer step: the graph refers to the live parameters, which the step changes. An in-place
+    op (``y.relu_()``) is a node of its own, marked "in place"; ops that used y before it keep
+    their edge from y's old node and show y's old value (or "changed in place since" where that
+    value is not known).
 
     A gradient's graph (``create_graph=True``) gets a legend: its output ``g`` is a first
     derivative, the seed its backward pass started from is a box of its own, and the gradients
@@ -114,19 +120,20 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     function (``params={..., "L": loss}``) to shade L's own forward pass grey and see which
     nodes hold a gradient of L (``∂L/∂h``).
     """
-    order = R.walk(output)
+    graph = R.Graph(output)
+    order = graph.order
     forward = list(reversed(order))
-    made = R.outputs(order, output)
+    made = graph.made
     pairs = N.named(params)[0]
     given = names = {id(t): n for n, t in pairs}
     by_name = dict(pairs)
-    leaves, consumers = _leaves_and_consumers(forward)
+    leaves, consumers, first_use = _leaves_and_consumers(forward, graph)
     if output.grad_fn is None:
         leaves = [output]
-    deriv = recorded.derivative(order, output, pairs)
+    deriv = recorded.derivative(graph, output, pairs)
     if deriv is not None:  # a gradient's graph: every tensor named, as explain names them
         nm = N.Names(pairs, output, ("g", "f", "y") if deriv.direct else ("f", "y", "L"))
-        recorded.name_tensors(nm, order, made, deriv, deriv.seeds)
+        recorded.name_tensors(nm, graph, deriv, deriv.seeds)
         names = {**nm.by_id, **names}
     grads = {}
     # a gradient's leaves hold g's gradient, or g itself (L.backward(create_graph=True)): drawn
@@ -134,17 +141,24 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     done = [t for t in leaves if t.grad is not None
             and (deriv is None or not (t.grad is output or t.grad.requires_grad))]
     if show_grads and done:
-        grads = R.trace(output).grad
+        grads = R.trace(output, graph=graph).grad
         if deriv is None:
             grads.update({id(t): t.grad.data for t in done})
     if collapse_modules and deriv is not None and deriv.forward:  # modules: L's forward pass
         consumers = {k: [n for n in v if n in deriv.forward] for k, v in consumers.items()}
-    groups = _modules(forward, given, consumers) if collapse_modules else {}
+    groups = _modules(forward, given, consumers, graph) if collapse_modules else {}
     member = {node: prefix for prefix, nodes in groups.items() for node in nodes}
     hidden = {tid for tid, n in given.items() if n.rpartition(".")[0] in groups}
 
     def show(key, t):
-        return (t.data if show_values else None), (grads.get(key) if show_grads else None)
+        value = None
+        if show_values:  # an op's output as it was made, which an in-place op may have changed
+            if t.grad_fn is not None:
+                value = graph.value(key)
+            else:  # a leaf: its value when first used (None if changed in place since, not kept)
+                value = graph.input_value(*first_use[key]) if key in first_use else t.data
+            value = UNKNOWN if value is None else value
+        return value, (grads.get(key) if show_grads else None)
 
     ids, lines = {}, []
     seeds = deriv.seeds if deriv is not None else ()
@@ -168,7 +182,8 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
         name = names.get(id(t))
         if node is order[0] and deriv is not None:
             name = deriv.equation(name)
-        sub = " ".join(filter(None, [name, _shape_of(t)]))
+        inplace = getattr(node, "inplace", False) and not getattr(node, "view", False)
+        sub = " ".join(filter(None, [name, _shape_of(t), "in place" if inplace else None]))
         fill = "#eeeeee" if deriv is not None and node in deriv.forward else "#ffffff"
         lines.append(_node(ids[node], _label(N.gate(node, constants, precision), sub,
                                              *show(node, t), precision),
@@ -191,7 +206,7 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     for node in forward:
         dst = ids[member[node]] if node in member else ids[node]
         uses = {}
-        for t in node.inputs:
+        for t in graph.inputs(node):
             if hasattr(t, "grad_fn"):
                 src = rep(t)
                 if src is not None and src != dst:
@@ -226,21 +241,23 @@ def _caption(d, f, grads) -> str:
             'labelloc=b, fontname="Helvetica"];')
 
 
-def _leaves_and_consumers(forward):
-    leaves, seen, consumers = [], set(), {}
+def _leaves_and_consumers(forward, graph):
+    """The leaves in order of first use; node or id(leaf) -> the nodes that use it; id(leaf) ->
+    (node, input index) of its first use."""
+    leaves, first, consumers = [], {}, {}
     for node in forward:
-        for t in node.inputs:
+        for i, t in enumerate(graph.inputs(node)):
             if not hasattr(t, "grad_fn"):
                 continue
-            key = t.grad_fn if t.grad_fn is not None else id(t)
+            key = graph.key(t)
             consumers.setdefault(key, []).append(node)
-            if t.grad_fn is None and id(t) not in seen:
-                seen.add(id(t))
+            if t.grad_fn is None and key not in first:
+                first[key] = node, i
                 leaves.append(t)
-    return leaves, consumers
+    return leaves, consumers, first
 
 
-def _modules(forward, names, consumers) -> dict:
+def _modules(forward, names, consumers, graph) -> dict:
     """module path -> the ops between its parameters and its output: those downstream of a
     parameter of the module and upstream of (or equal to) an op that uses one directly."""
     params = {}
@@ -261,7 +278,7 @@ def _modules(forward, names, consumers) -> dict:
                     stack.append(c)
         up, stack = set(direct), list(direct)
         while stack:
-            for t in stack.pop().inputs:
+            for t in graph.inputs(stack.pop()):
                 fn = getattr(t, "grad_fn", None)
                 if fn is not None and fn not in up:
                     up.add(fn)
@@ -288,6 +305,10 @@ def _label(title, subtitle, value, grad, precision) -> str:
     if subtitle:
         small = f'<FONT POINT-SIZE="9" COLOR="#616161">{_esc(subtitle)}</FONT>'
         rows.append(f"<TR><TD>{small}</TD></TR>")
+    if value is UNKNOWN:
+        rows.append('<TR><TD><FONT POINT-SIZE="9" COLOR="#757575"><I>changed in place '
+                    'since</I></FONT></TD></TR>')
+        value = None
     for a, color in ((value, VALUE_COLOR), (grad, GRAD_COLOR)):
         if a is not None:
             rows += _show(np.asarray(a), color, precision)

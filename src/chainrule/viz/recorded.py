@@ -69,20 +69,21 @@ class Derivative:
         return f"1 = ∂{self.L}/∂{self.L}: the seed the backward pass started from"
 
 
-def derivative(nodes, output, pairs) -> Derivative | None:
-    """``Derivative`` for the graph of ``output`` (its ``nodes``, as ``replay.walk`` gives them),
-    or None if nothing shows that a backward pass recorded it. ``pairs``: the caller's names,
-    [(name, tensor)]."""
+def derivative(graph, output, pairs) -> Derivative | None:
+    """``Derivative`` for the graph of ``output`` (a ``replay.Graph``), or None if nothing shows
+    that a backward pass recorded it. ``pairs``: the caller's names, [(name, tensor)]."""
     if output.grad_fn is None:
         return None
-    seeds = {id(t) for n in nodes for t in n.inputs if _is_seed(t)}
+    nodes = graph.order
+    seeds = {id(t) for n in nodes for t in graph.inputs(n) if _is_seed(t)}
     named = [(n, t) for n, t in pairs if getattr(t, "grad_fn", None) is not None]
     for name, f in sorted(named, key=lambda p: -p[1].grad_fn.seq):  # the function, if named:
-        d = _gradient_of(f, name, output, nodes, pairs, bool(seeds))  # the latest that fits
+        d = _gradient_of(f, name, output, graph, pairs, bool(seeds))  # the latest that fits
         if d is not None:
             d.seeds = seeds
             return d
-    leaves = {id(t): t for n in nodes for t in n.inputs if R.wants_grad(t) and t.grad_fn is None}
+    leaves = {id(t): t for n in nodes for t in graph.inputs(n)
+              if R.wants_grad(t) and t.grad_fn is None}
     wrt = [t for t in leaves.values() if t.grad is output]  # after L.backward(create_graph=True)
     if not seeds and not wrt:
         return None
@@ -107,14 +108,14 @@ def _is_seed(t) -> bool:
     return False
 
 
-def _gradient_of(f, name, output, nodes, pairs, seeded) -> Derivative | None:
+def _gradient_of(f, name, output, graph, pairs, seeded) -> Derivative | None:
     """A Derivative if ``output`` is (computed from) a gradient of the named tensor ``f``: f is a
     scalar made before output, outside output's graph unless a seed shows a backward pass, and
     output's value, or that of a tensor output's graph made after f, is f's gradient at one of
     f's leaves (or, for output itself, at one of its tensors)."""
     fn = getattr(f, "grad_fn", None)
     if (fn is None or f is output or f.numel() != 1 or fn.seq >= output.grad_fn.seq
-            or not seeded and fn in nodes):
+            or not seeded and fn in graph.made):
         return None
     tr = R.trace(f)
     if tr.skipped or output.grad_fn in tr.made:
@@ -125,18 +126,18 @@ def _gradient_of(f, name, output, nodes, pairs, seeded) -> Derivative | None:
     inner = [(t, tr.grad[t.grad_fn]) for t in made if t.grad_fn in tr.grad]
     at_leaves = [(t, tr.grad[id(t)]) for t in leaves if id(t) in tr.grad]
     mine = set(tr.order)
-    d = Derivative(function=f, function_name=name, forward=mine & set(nodes), trace=tr,
+    d = Derivative(function=f, function_name=name, forward=mine & set(graph.order), trace=tr,
                    candidates=inner + at_leaves)  # the latest first, as backward finds them
     found = next((t for t, g in at_leaves + inner if _equal(g, output.data)), None)
     if found is not None:
         d.wrt = named.get(id(found), "")
-    elif not any(_equal(g, t.data) for node in nodes if node.seq > fn.seq
-                 for t in node.inputs if getattr(t, "grad_fn", None) is not None
+    elif not any(_equal(g, graph.value(t.grad_fn)) for node in graph.order if node.seq > fn.seq
+                 for t in graph.inputs(node) if getattr(t, "grad_fn", None) is not None
                  for _, g in at_leaves):
         return None
     else:
         d.direct = False
-    below = derivative(tr.order, f, [p for p in pairs if p[1] is not f])  # f a gradient too?
+    below = derivative(tr.graph, f, [p for p in pairs if p[1] is not f])  # f a gradient too?
     d.order = 1 + (below.order if below is not None else 0)
     return d
 
@@ -144,7 +145,7 @@ def _gradient_of(f, name, output, nodes, pairs, seeded) -> Derivative | None:
 def _leaves(tr) -> list:
     seen, leaves = set(), []
     for node in reversed(tr.order):
-        for t in node.inputs:
+        for t in tr.inputs(node):
             if R.wants_grad(t) and t.grad_fn is None and id(t) not in seen:
                 seen.add(id(t))
                 leaves.append(t)
@@ -152,6 +153,8 @@ def _leaves(tr) -> list:
 
 
 def _equal(a, b) -> bool:
+    if a is None or b is None:  # a value not known (changed in place since)
+        return False
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.dtype.kind != "f" or not np.any(a):
         return False
@@ -160,56 +163,56 @@ def _equal(a, b) -> bool:
     return bool(np.allclose(a, b, rtol=rtol, atol=rtol * scale))
 
 
-def name_tensors(nm, nodes, made, d: Derivative | None, numbers=(), keep=None) -> None:
+def name_tensors(nm, graph, d: Derivative | None, numbers=(), keep=None) -> None:
     """Name every tensor of the graph in ``nm`` (a ``notation.Names``): letters in the order the
     forward pass made them; in a gradient's graph, L's forward pass first, then ``∂L/∂h`` for
-    the tensors that hold a gradient of L. ``nodes``: latest first; ``numbers``: ids of tensors
-    written as numbers (no name); ``keep``: the nodes shown (default all)."""
-    forward = list(reversed(nodes))
+    the tensors that hold a gradient of L. ``graph``: a ``replay.Graph``; ``numbers``: ids of
+    tensors written as numbers (no name); ``keep``: the nodes shown (default all)."""
+    forward = list(reversed(graph.order))
 
     def name_all(shown):
         for node in shown:
             if keep is None or node in keep:
-                for t in node.inputs:
+                for t in graph.inputs(node):
                     if hasattr(t, "grad_fn") and id(t) not in numbers:
                         nm(t)
-                nm(made[node])
+                nm(graph.made[node])
 
     if d is not None and d.trace is not None:
         name_all([node for node in forward if node in d.forward])
-        label_gradients(d, nodes, made, lambda t: nm.by_id.get(id(t)))
+        label_gradients(d, graph, lambda t: nm.by_id.get(id(t)))
         for tid, label in d.grads.items():
             nm.give(tid, label)
     name_all(forward)
 
 
-def label_gradients(d: Derivative, nodes, made, name) -> None:
+def label_gradients(d: Derivative, graph, name) -> None:
     """Name ``∂L/∂h`` the tensors of the recorded backward pass that hold a gradient of L: the
     constants it made from the seed, and what it computed from them, where the value is the
-    gradient (at a tensor of L) that running L's backward pass again gives. ``nodes``: the graph,
-    latest first; ``made``: node -> output; ``name(t)``: the name of a tensor the explanation
-    shows, else None."""
+    gradient (at a tensor of L) that running L's backward pass again gives. ``graph``: a
+    ``replay.Graph``; ``name(t)``: the name of a tensor the explanation shows, else None."""
     if d.trace is None:
         return
     carried = set(d.seeds)  # ids of the tensors that carry L's gradient
-    for node in reversed(nodes):  # forward order
+    for node in reversed(graph.order):  # forward order
         if node in d.forward:
             continue
-        for t in node.inputs:
+        inputs = graph.inputs(node)
+        for i, t in enumerate(inputs):
             if (hasattr(t, "grad_fn") and t.grad_fn is None and not t.requires_grad
                     and id(t) not in d.seeds):  # the seed is written 1
-                _match(d, t, name, carried)
-        out = made.get(node)
-        if out is not None and any(id(t) in carried for t in node.inputs):
+                _match(d, t, graph.input_value(node, i), name, carried)
+        out = graph.made.get(node)
+        if out is not None and any(id(t) in carried for t in inputs):
             carried.add(id(out))
-            _match(d, out, name, carried)
+            _match(d, out, graph.value(node), name, carried)
 
 
-def _match(d, t, name, carried):
+def _match(d, t, value, name, carried):
     if id(t) in d.grads:
         return
     for of, g in d.candidates:
-        if _equal(g, t.data):
+        if _equal(g, value):
             x = _name_of(d, of, name)
             label = x and f"∂{d.L}/∂{x if _plain(x) else '(' + x + ')'}"
             if label and label not in d.grads.values():
@@ -230,7 +233,7 @@ def _name_of(d, t, name) -> str | None:
     if t.grad_fn is None:
         return None
     names = []
-    for a in t.grad_fn.inputs:
+    for a in d.trace.inputs(t.grad_fn):
         if hasattr(a, "grad_fn"):
             names.append(name(a))
             if names[-1] is None:
