@@ -1,5 +1,6 @@
-"""Correctness of the benchmark implementations: one step's loss and gradients, a few SGD steps
-and the inference logits of hand-written NumPy (and chainrule, when it is there) against PyTorch.
+"""Correctness of the benchmark implementations: one step's loss and gradients, a few SGD steps,
+the inference logits and W6's Hessian-vector product of hand-written NumPy (and chainrule, when it
+is there) against PyTorch.
 
 Run through ``python benchmarks/run.py --check``; exits with status 1 on a mismatch."""
 
@@ -22,6 +23,8 @@ def _diff(a: np.ndarray, ref: np.ndarray) -> float:
 
 def _cases(impl, w, x, y):
     """name -> list of arrays, computed by one implementation."""
+    if w.mode == "hvp":
+        return {"Hessian-vector product": impl.hv_arrays(impl.hvp(impl.batches(x, y, len(x))))}
     out = {}
     loss, grads = impl.grads(x, y)
     out["loss"] = [np.float64(loss)]
@@ -39,7 +42,7 @@ def _cases(impl, w, x, y):
 def main() -> int:
     print(f"Gradient / result check against PyTorch, tolerance {TOL:g} (relative to max(1, |ref|))")
     ok = True
-    for name, batch in (("W1", 128), ("W3", 64), ("W4", 1)):
+    for name, batch in (("W1", 128), ("W3", 64), ("W4", 1), ("W6", 128)):
         w = WORKLOADS[name]
         if w.model == "sigmoid":
             x = y = None

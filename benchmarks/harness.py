@@ -18,6 +18,7 @@ DATA_SEED = 0      # training images and labels
 TEST_SEED = 1      # the 10,000 inference images of W5
 INIT_SEED = 2      # initial weights
 TEACHER_SEED = 3   # the random linear "teacher" that labels the images
+HVP_SEED = 4       # W6's fixed vectors v of the Hessian-vector products
 
 
 # ---- chainrule ---------------------------------------------------------------------------------
@@ -66,6 +67,12 @@ def init_mlp() -> list[np.ndarray]:
     rng = np.random.default_rng(INIT_SEED)
     return [_uniform(rng, (256, 784), 784), _uniform(rng, (256,), 784),
             _uniform(rng, (10, 256), 256), _uniform(rng, (10,), 256)]
+
+
+def hvp_vectors() -> list[np.ndarray]:
+    """W6's vectors v, one per MLP parameter (standard normal float32, ``init_mlp``'s shapes)."""
+    rng = np.random.default_rng(HVP_SEED)
+    return [rng.standard_normal(w.shape, dtype=np.float32) for w in init_mlp()]
 
 
 def init_cnn() -> list[np.ndarray]:

@@ -9,7 +9,8 @@ Each (library, step count) runs in its own process under ``valgrind --tool=callg
 BLAS thread; the count per step is the difference between the two step counts divided by the
 difference in steps, so start-up, imports and warm-up cancel out. Instructions are not seconds
 (a cache miss costs more than an add), but on the per-op overhead that W4 measures they track
-time closely. PyTorch is left out: importing it under valgrind takes minutes.
+time closely. PyTorch is left out: importing it under valgrind takes minutes. For W6 a step is
+one Hessian-vector product (``python benchmarks/icount.py W6 --libs chainrule``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def inner(workload: str, lib: str, steps: int, most: int) -> None:
     data are made for ``most`` steps in every run, so that making them cancels out."""
     sys.path.insert(0, HERE)
     from harness import make_images
-    from workloads import WORKLOADS, initial_weights, make_impl
+    from workloads import WORKLOADS, initial_weights, make_impl, runner
 
     w = WORKLOADS[workload]
     n = (most + w.warmup) * w.batch
@@ -42,7 +43,7 @@ def inner(workload: str, lib: str, steps: int, most: int) -> None:
     if getattr(impl, "lib", None) is not None:
         impl.lib.set_num_threads(1)
     batches = impl.batches(x, y, w.warmup + steps if w.model == "sigmoid" else w.batch)
-    run = impl.train if w.mode == "train" else impl.infer
+    run = runner(w, impl)
     run(batches[:w.warmup])
     if steps:
         run(batches[w.warmup:w.warmup + steps])
@@ -70,7 +71,9 @@ def main() -> None:
     p.add_argument("--steps", default=None,
                    help="two step counts, e.g. 200,1200 (default by workload)")
     a = p.parse_args()
-    default = {"W4": "200,1200", "W3": "2,6", "W5-MLP": "1,3", "W5-CNN": "1,2"}
+    # few steps where a step is heavy: under callgrind one HVP of W6 took ~7 s and the imports
+    # ~30 s, so 2,6 counts in about two minutes per library (10,60 would take ten)
+    default = {"W4": "200,1200", "W3": "2,6", "W5-MLP": "1,3", "W5-CNN": "1,2", "W6": "2,6"}
     lo, hi = (int(s) for s in (a.steps or default.get(a.workload, "10,60")).split(","))
     if hi <= lo:
         p.error("--steps: the second count must be larger than the first")

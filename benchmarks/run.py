@@ -192,7 +192,8 @@ def describe(r: dict) -> str:
     if "error" in r:
         return r["error"]
     t = r["times"]
-    extra = (f"loss {r['loss']:.6g}" if "loss" in r else f"|logits| {r['logits_abs_sum']:.6g}")
+    extra = (f"loss {r['loss']:.6g}" if "loss" in r else f"Σ|Hv| {r['hv_abs_sum']:.6g}"
+             if "hv_abs_sum" in r else f"|logits| {r['logits_abs_sum']:.6g}")
     return (f"{statistics.median(t):8.3f} s  [{min(t):.3f} - {max(t):.3f}]  {extra}  "
             f"peak RSS {r['peak_process_mb']:.0f} MiB")
 
@@ -237,6 +238,8 @@ def agreement(w, r: dict, ref: dict | None) -> str:
             dl = abs(r["loss"] - ref["loss"]) / abs(ref["loss"])
             dp = abs(r["param_abs_sum"] - ref["param_abs_sum"]) / abs(ref["param_abs_sum"])
             return f"drifts (loss {100 * dl:.1f} %, Σ|w| {100 * dp:.2f} %)"
+    elif w.mode == "hvp":  # the same weights and batch in both: no drift, each block to 1e-4
+        ok = all(_close(a, b, 1e-4) for a, b in zip(r["hv_abs_sums"], ref["hv_abs_sums"]))
     else:
         moved = sum(abs(a - b) for a, b in zip(r["class_counts"], ref["class_counts"]))
         ok = (_close(r["logits_abs_sum"], ref["logits_abs_sum"], 1e-4)
@@ -295,11 +298,12 @@ def tables(results: dict, order: list[tuple]) -> list[str]:
     out += ["", "## Agreement with PyTorch (same data, same initial weights)", "",
             "Training: final loss of the last timed repeat (every repeat starts from the initial "
             "weights) and the sum of |weights|; inference: sum of |logits| and the "
-            "predicted-class counts. *drifts*: within 3 % (loss) and 2 % (weights) but not "
-            "within 0.1 % / 0.01 %. Over hundreds of float32 SGD steps, last-bit rounding "
-            "differences (the order of a sum, one or two BLAS threads) grow: the hand-written "
-            "loop and PyTorch drift apart too. One step's gradients and a few steps' weights are "
-            "compared to 1e-7 by `python benchmarks/run.py --check`.", "",
+            "predicted-class counts; Hessian-vector products: the sum of |Hv| of the last HVP "
+            "(shown), and of each parameter's block to 1e-4. *drifts*: within 3 % (loss) and 2 % "
+            "(weights) but not within 0.1 % / 0.01 %. Over hundreds of float32 SGD steps, "
+            "last-bit rounding differences (the order of a sum, one or two BLAS threads) grow: "
+            "the hand-written loop and PyTorch drift apart too. One step's gradients and a few "
+            "steps' weights are compared to 1e-7 by `python benchmarks/run.py --check`.", "",
             "| Workload | Threads | BLAS env | PyTorch | hand-written NumPy | chainrule |",
             "|---|---|---|---|---|---|"]
     for name, threads, variant in order:
@@ -313,7 +317,7 @@ def tables(results: dict, order: list[tuple]) -> list[str]:
             elif "times" not in r:
                 cells.append("n/a")
             else:
-                v = r["loss"] if w.mode == "train" else r["logits_abs_sum"]
+                v = r[{"train": "loss", "infer": "logits_abs_sum", "hvp": "hv_abs_sum"}[w.mode]]
                 mark = "" if lib == "torch" else " " + agreement(w, r, ref)
                 cells.append(f"{v:.6g}{mark}")
         out.append(f"| {name} | {threads} | {variant} | " + " | ".join(cells) + " |")
@@ -405,10 +409,14 @@ def workload_list(names: list[str], quick: bool) -> list[str]:
            "copied into each library, float32, plain SGD.  PyTorch and chainrule run the same "
            "Python code (`benchmarks/workloads/frameworks.py`); the hand-written NumPy version "
            "writes each layer's forward and backward by hand "
-           "(`benchmarks/workloads/numpy_ops.py`).",
+           "(`benchmarks/workloads/numpy_ops.py`). W6 computes, at the initial weights and on "
+           "each batch, `gs = autograd.grad(loss, params, create_graph=True)`, then "
+           "`autograd.grad(Σ (g * v).sum(), params)` with fixed random v; its hand-written "
+           "NumPy version is Pearlmutter's R-op (`NumpyMLP.hessian_vector_product`).",
            ""]
     for w in (WORKLOADS[n] for n in names):
-        size = (f"{w.steps(quick)} steps" if w.mode == "train" else f"{w.n(quick)} images")
+        size = {"train": f"{w.steps(quick)} steps", "infer": f"{w.n(quick)} images",
+                "hvp": f"{w.steps(quick)} HVPs"}[w.mode]
         out.append(f"- **{w.name}**: {w.title} ({size}{' in --quick' if quick else ''})")
     return out
 

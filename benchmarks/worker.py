@@ -10,8 +10,8 @@ set-up and warm-up the worker prints ``READY <steps>``, then answers each line w
 
     load        start a timed run from the initial weights (not timed); answers ``LOADED``
     run I J     run steps (batches) I to J-1 of it; answers ``TIME <seconds>``
-    result      answers ``RESULT {json}`` (the times of every timed run; the loss, weights or
-                logits of the last one) and exits
+    result      answers ``RESULT {json}`` (the times of every timed run; the loss, weights,
+                logits or Hessian-vector product of the last one) and exits
 
 Anything else the process prints goes to standard error, so that it cannot be taken for an
 answer."""
@@ -29,7 +29,7 @@ import traceback
 import numpy as np
 
 import harness
-from workloads import WORKLOADS, initial_weights, make_impl
+from workloads import WORKLOADS, initial_weights, make_impl, runner
 
 
 class Failed(Exception):
@@ -48,8 +48,8 @@ class Measurement:
         if w.model == "sigmoid":
             x = y = None
         else:
-            x, y = harness.make_images(n, harness.DATA_SEED if w.mode == "train"
-                                       else harness.TEST_SEED)
+            x, y = harness.make_images(n, harness.TEST_SEED if w.mode == "infer"
+                                       else harness.DATA_SEED)
             if w.model == "mlp":
                 x = x.reshape(n, 784)
         self.params = initial_weights(w)
@@ -68,7 +68,7 @@ class Measurement:
                                                  f"MKL {t.backends.mkl.is_available()}, "
                                                  f"oneDNN {t.backends.mkldnn.is_available()}")
             self.batches = impl.batches(x, y, n if w.model == "sigmoid" else w.batch)
-            self.run_ = impl.train if w.mode == "train" else impl.infer
+            self.run_ = runner(w, impl)
         with self.phase("warm-up"):
             self.run_(self.batches[:w.warmup])
         self.res["rss_setup_mb"] = harness.rss_mb()
@@ -101,8 +101,8 @@ class Measurement:
             t0 = time.perf_counter()
             out = self.run_(self.batches[i:j])
             dt = time.perf_counter() - t0
-        if self.w.mode == "train":
-            self.out = out  # the loss of the last step
+        if self.w.mode != "infer":
+            self.out = out  # the loss or Hessian-vector product of the last step
         else:
             self.out = out if self.out is None else self.out + out  # the logits of every batch
         self.times[-1] += dt
@@ -118,6 +118,10 @@ class Measurement:
             res["loss"] = impl.loss_value(self.out)
             res["param_abs_sum"] = float(sum(np.abs(p).astype(np.float64).sum()
                                              for p in impl.params()))
+        elif self.w.mode == "hvp":
+            res["hv_abs_sums"] = [float(np.abs(h).astype(np.float64).sum())
+                                  for h in impl.hv_arrays(self.out)]
+            res["hv_abs_sum"] = float(sum(res["hv_abs_sums"]))
         else:
             z = impl.logits(self.out).astype(np.float64)
             res["logits_sum"] = float(z.sum())

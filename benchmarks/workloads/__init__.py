@@ -1,5 +1,9 @@
 """The workloads of issue 5, each in three implementations sharing one set of initial weights:
-PyTorch and chainrule (the same code, ``frameworks.py``) and hand-written NumPy."""
+PyTorch and chainrule (the same code, ``frameworks.py``) and hand-written NumPy.
+
+Modes: ``train`` (SGD steps; a step is a batch), ``infer`` (``no_grad`` forward passes) and
+``hvp`` (Hessian-vector products of the training loss at the initial weights, one per batch:
+``autograd.grad(..., create_graph=True)`` and differentiating again; the weights never move)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import init_cnn, init_mlp
+from harness import hvp_vectors, init_cnn, init_mlp
 
 from . import cnn, mlp, sigmoid
 
@@ -17,9 +21,9 @@ class Workload:
     name: str
     title: str
     model: str                  # "mlp" | "cnn" | "sigmoid"
-    mode: str                   # "train" | "infer"
+    mode: str                   # "train" | "infer" | "hvp"
     batch: int
-    samples: int                # images (train, infer) or steps (sigmoid)
+    samples: int                # images (train, infer, hvp) or steps (sigmoid)
     quick_samples: int
     lr: float
     warmup: int                 # warm-up batches before timing
@@ -47,6 +51,8 @@ WORKLOADS = {w.name: w for w in [
              1000, 10_000, 2_000, 0.0, 1, 1.0, None, False),
     Workload("W5-CNN", "CNN inference, 10,000 images (batches of 1000), no_grad", "cnn", "infer",
              1000, 10_000, 2_000, 0.0, 1, 1.0, None, False),
+    Workload("W6", "100 Hessian-vector products of W1's MLP loss w.r.t. its weights, batch 128",
+             "mlp", "hvp", 128, 12_800, 1_280, 0.0, 3, 1.0, None, False),
 ]}
 
 
@@ -57,6 +63,8 @@ def initial_weights(w: Workload) -> list[np.ndarray]:
 def make_impl(w: Workload, lib_name: str, params: list[np.ndarray]):
     """The implementation of workload w in ``torch``, ``numpy`` or ``chainrule``."""
     if lib_name == "numpy":
+        if w.mode == "hvp":
+            return mlp.NumpyMLP(params, w.lr, hvp_vectors())
         cls = {"mlp": mlp.NumpyMLP, "cnn": cnn.NumpyCNN, "sigmoid": sigmoid.NumpySigmoid}[w.model]
         return cls(params, w.lr)
     from .frameworks import FrameworkNet, Lib
@@ -65,4 +73,11 @@ def make_impl(w: Workload, lib_name: str, params: list[np.ndarray]):
     if w.model == "sigmoid":
         return sigmoid.FrameworkSigmoid(lib, params, w.lr)
     build = {"mlp": mlp.build, "cnn": cnn.build}[w.model]
-    return FrameworkNet(lib, build, params, w.lr)
+    return FrameworkNet(lib, build, params, w.lr, hvp_vectors() if w.mode == "hvp" else None)
+
+
+def runner(w: Workload, impl):
+    """The timed loop of workload w: ``impl.train``, ``impl.infer`` or ``impl.hvp``; it takes a
+    list of batches (steps) and returns what the last one computed (train: the loss; hvp: the
+    Hessian-vector product) or every batch's logits (infer)."""
+    return getattr(impl, w.mode)

@@ -51,9 +51,11 @@ class Lib:
 
 
 class FrameworkNet:
-    """A ``nn.Sequential`` classifier trained with cross-entropy and plain SGD."""
+    """A ``nn.Sequential`` classifier trained with cross-entropy and plain SGD; with ``vectors``
+    (one array per parameter), also the Hessian-vector products of its loss (W6)."""
 
-    def __init__(self, lib: Lib, build, params: list[np.ndarray], lr: float):
+    def __init__(self, lib: Lib, build, params: list[np.ndarray], lr: float,
+                 vectors: list[np.ndarray] | None = None):
         self.lib = lib
         self.model = build(lib.m.nn)
         self.params_ = list(self.model.parameters())
@@ -64,6 +66,7 @@ class FrameworkNet:
         self.load(params)
         self.opt = lib.m.optim.SGD(self.params_, lr=lr)
         self.F = lib.m.nn.functional
+        self.vectors = None if vectors is None else [lib.m.from_numpy(v) for v in vectors]
 
     def load(self, params: list[np.ndarray]) -> None:
         for p, w in zip(self.params_, params):
@@ -93,6 +96,18 @@ class FrameworkNet:
         with self.lib.m.no_grad():
             return [model(xb) for xb, _ in batches]
 
+    def hvp(self, batches):
+        """H v for each batch, H the Hessian of the batch's loss in the weights (Pearlmutter's
+        trick as PyTorch users write it: differentiate g · v, g the gradient with its graph)."""
+        model, F, grad = self.model, self.F, self.lib.m.autograd.grad
+        params, vectors = self.params_, self.vectors
+        for xb, yb in batches:
+            loss = F.cross_entropy(model(xb), yb)
+            grads = grad(loss, params, create_graph=True)
+            dot = sum((g * v).sum() for g, v in zip(grads, vectors))
+            hv = grad(dot, params)
+        return hv
+
     # ---- reading results (untimed) ----
 
     def loss_value(self, loss) -> float:
@@ -100,6 +115,9 @@ class FrameworkNet:
 
     def logits(self, outs) -> np.ndarray:
         return np.concatenate([self.lib.numpy(o) for o in outs])
+
+    def hv_arrays(self, hv) -> list[np.ndarray]:
+        return [self.lib.numpy(h).copy() for h in hv]
 
     def grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Loss and parameter gradients of one batch, without updating."""

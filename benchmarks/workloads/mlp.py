@@ -1,4 +1,5 @@
-"""W1, W2, W5-MLP: Linear(784, 256) - ReLU - Linear(256, 10), cross-entropy, SGD."""
+"""W1, W2, W5-MLP, W6: Linear(784, 256) - ReLU - Linear(256, 10), cross-entropy, SGD; W6 its
+Hessian-vector products."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ def build(nn):
 
 
 class NumpyMLP:
-    """The same network with a hand-written forward and backward (weights in PyTorch's layout)."""
+    """The same network with a hand-written forward and backward (weights in PyTorch's layout);
+    with ``vectors`` (one per parameter), a hand-written Hessian-vector product too."""
 
-    def __init__(self, params: list[np.ndarray], lr: float):
+    def __init__(self, params: list[np.ndarray], lr: float,
+                 vectors: list[np.ndarray] | None = None):
         self.lr = lr
+        self.v = None if vectors is None else [np.array(v, np.float32, copy=True) for v in vectors]
         self.load(params)
 
     def load(self, params: list[np.ndarray]) -> None:
@@ -53,6 +57,46 @@ class NumpyMLP:
         dh.sum(axis=0, out=gb1)
         return loss
 
+    def hessian_vector_product(self, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+        """H v of the batch's loss at the current weights, into self.g: Pearlmutter's R-op
+        R{f} = d/dr f(w + r v) at r = 0, applied to the forward pass and then to the backward
+        pass of ``forward_backward`` (R{gW2} is H v's W2 block, and so on). The gradient itself
+        is not needed, only dz and R{dz}: three products with x, where a double backward makes
+        four. ReLU's mask has derivative 0; softmax's Jacobian gives R{p} = p (R{z} - Σ p R{z})."""
+        w1, b1, w2, b2 = self.w
+        v1, c1, v2, c2 = self.v
+        hw1, hb1, hw2, hb2 = self.g
+        scale = np.float32(1.0 / len(y))
+        a = x @ w1.T
+        a += b1
+        mask = a > 0
+        h = np.maximum(a, 0, out=a)
+        z = h @ w2.T
+        z += b2
+        rh = x @ v1.T                               # R{h} = (x V1ᵀ + c1) ⊙ mask
+        rh += c1
+        rh *= mask
+        rz = rh @ w2.T                              # R{z} = R{h} W2ᵀ + h V2ᵀ + c2
+        rz += h @ v2.T
+        rz += c2
+        z -= z.max(axis=1, keepdims=True)           # p = softmax(z), in z's memory
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        rz -= (z * rz).sum(axis=1, keepdims=True)   # R{dz} = R{p} / B
+        rz *= z
+        rz *= scale
+        z[np.arange(len(y)), y] -= 1.0              # dz = (p - onehot(y)) / B
+        z *= scale
+        np.matmul(rz.T, h, out=hw2)                 # R{gW2} = R{dz}ᵀ h + dzᵀ R{h}
+        hw2 += z.T @ rh
+        rz.sum(axis=0, out=hb2)
+        rdh = rz @ w2                               # R{dh} = (R{dz} W2 + dz V2) ⊙ mask
+        rdh += z @ v2
+        rdh *= mask
+        np.matmul(rdh.T, x, out=hw1)                # R{gW1} = R{dh}ᵀ x
+        rdh.sum(axis=0, out=hb1)
+        return self.g
+
     # ---- the timed loops ----
 
     def train(self, batches):
@@ -64,6 +108,11 @@ class NumpyMLP:
     def infer(self, batches):
         return [self.forward(x)[1] for x, _ in batches]
 
+    def hvp(self, batches):
+        for x, y in batches:
+            hv = self.hessian_vector_product(x, y)
+        return hv
+
     # ---- reading results ----
 
     def loss_value(self, loss) -> float:
@@ -71,6 +120,9 @@ class NumpyMLP:
 
     def logits(self, outs) -> np.ndarray:
         return np.concatenate(outs)
+
+    def hv_arrays(self, hv) -> list[np.ndarray]:
+        return [h.copy() for h in hv]
 
     def grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         ((xb, yb),) = self.batches(x, y, len(x))
