@@ -114,6 +114,40 @@ def test_gradgradcheck(case, ns):
                                      rtol=1e-5)
 
 
+@pytest.mark.parametrize("case,ns", [(c, n) for c, n in CASES if not c.small],
+                         ids=[c.name for c, _ in CASES if not c.small])
+def test_second_derivative_in_random_directions(case, ns):
+    """The rows too big for gradgradcheck's every element (STYLE: a random-direction check on
+    large inputs): with s(x, v) = Σ u · (v · ∂f/∂x), the directional derivative of s along random
+    (dx, dv) from the recorded backward against central differences of s."""
+    rng = np.random.default_rng(11)
+    arrays = case.arrays(5)
+    wants = [g and a.dtype.kind == "f" for a, g in zip(arrays, case.grads)]
+    y0 = case.fn(ns, *[cr.tensor(a) for a in arrays])
+    v0 = rng.standard_normal(y0.shape)
+    u = [rng.standard_normal(a.shape) for a, w in zip(arrays, wants) if w]
+    dx = [rng.standard_normal(a.shape) if w else None for a, w in zip(arrays, wants)]
+    dv = rng.standard_normal(y0.shape)
+
+    def s(eps, create_graph=False):
+        xs = [cr.tensor(a + eps * d if d is not None else a, requires_grad=w)
+              for a, d, w in zip(arrays, dx, wants)]
+        v = cr.tensor(v0 + eps * dv, requires_grad=True)
+        first = cr.autograd.grad(case.fn(ns, *xs), [x for x in xs if x.requires_grad], v,
+                                 create_graph=create_graph, allow_unused=True)
+        total = sum((g * cr.tensor(ui)).sum() for g, ui in zip(first, u) if g is not None)
+        return total, xs, v
+
+    total, xs, v = s(0.0, create_graph=True)
+    wanted = [x for x in xs if x.requires_grad] + [v]
+    grads = cr.autograd.grad(total, wanted, allow_unused=True)
+    directions = [d for d in dx if d is not None] + [dv]
+    analytic = sum(float((g.data * d).sum()) for g, d in zip(grads, directions) if g is not None)
+    eps = 1e-6
+    numeric = (float(s(eps)[0].data) - float(s(-eps)[0].data)) / (2 * eps)
+    assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
 def _double_backward(lib, grad, y, xs, v, u):
     """(first derivatives v·∂y/∂x, then the gradients of Σ u·first with respect to x and v)."""
     wanted = [x for x in xs if x.requires_grad]
