@@ -226,15 +226,15 @@ def _unwrap(values):
     out = []
     for v in values:
         if isinstance(v, Tensor):
-            v = v.data
+            v = v._data
         elif isinstance(v, (list, tuple)) and any(isinstance(x, Tensor) for x in v):
-            v = type(v)(x.data if isinstance(x, Tensor) else x for x in v)
+            v = type(v)(x._data if isinstance(x, Tensor) else x for x in v)
         out.append(v)
     return out
 
 
 def _array(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _tensor(x):

@@ -154,7 +154,7 @@ def _predict(args) -> int:
     stats = FashionMNIST if cfg.dataset.startswith("fashion") else MNIST  # as in training
     x = (images - np.float32(stats.mean)) / np.float32(stats.std)
     with no_grad():
-        probs = model(from_numpy(x)).softmax(dim=1).data
+        probs = model(from_numpy(x)).softmax(dim=1)._data
     for path, p in zip(args.images, probs):
         k = int(p.argmax())
         top = ", ".join(f"{j}: {p[j]:.3f}" for j in np.argsort(-p)[:3])

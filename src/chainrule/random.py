@@ -10,14 +10,33 @@ import numpy as np
 class Generator:
     """A seedable source of random numbers, like ``torch.Generator``; wraps NumPy's PCG64."""
 
-    __slots__ = ("_rng",)
+    __slots__ = ("_rng", "_seed")
 
-    def __init__(self, seed: int | None = None):
-        self._rng = np.random.Generator(np.random.PCG64(seed))
+    def __init__(self, seed: int | None = None, *, device=None):
+        # PyTorch's first argument is the device: cr.Generator("cpu") and device="cpu" run
+        from .device import check_device, device as device_type
+
+        if isinstance(seed, (str, device_type)):
+            seed, device = None, seed
+        check_device(device, "Generator")
+        if seed is None:  # a fresh seed, kept so that initial_seed() can tell it
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        self.manual_seed(seed)
+
+    @property
+    def device(self):
+        from .device import CPU
+
+        return CPU
 
     def manual_seed(self, seed: int) -> "Generator":
-        self._rng = np.random.Generator(np.random.PCG64(int(seed)))
+        self._seed = int(seed)
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
+
+    def initial_seed(self) -> int:
+        """The seed this generator was last seeded with."""
+        return self._seed
 
     def seed(self) -> int:
         s = int(np.random.SeedSequence().entropy % (2**63))
@@ -49,6 +68,12 @@ def manual_seed(seed: int) -> Generator:
 
 def seed() -> int:
     return default_generator.seed()
+
+
+def initial_seed() -> int:
+    """The global generator's seed; in a DataLoader worker, that worker's seed (as PyTorch's, for
+    seeding NumPy and ``random`` in a ``worker_init_fn``)."""
+    return default_generator.initial_seed()
 
 
 def get_rng_state() -> np.ndarray:

@@ -44,7 +44,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], names: dict[int, str], wher
         kind = "tuple" if isinstance(obj, tuple) else "list"
         return {kind: [_encode(v, arrays, names, f"{where}[{i}]") for i, v in enumerate(obj)]}
     if isinstance(obj, cr.Tensor):
-        kind, array = "tensor", obj.data
+        kind, array = "tensor", obj._data
     elif isinstance(obj, np.ndarray):
         kind, array = "ndarray", obj
     elif isinstance(obj, np.generic):

@@ -5,30 +5,47 @@ from __future__ import annotations
 import numpy as np
 
 from .dtypes import _Default
+from .device import CPU as _CPU, check_device as _check_device, device as _device_type, \
+    to_args as _to_args
 
 
 class Tensor:
     """A NumPy array that remembers how it was computed (``grad_fn``) so gradients can flow back.
 
-    ``data`` is the array itself (a ``numpy.ndarray``; PyTorch's ``.data`` is a Tensor), ``grad``
-    the accumulated gradient (a Tensor), ``requires_grad`` whether gradients are wanted.
+    ``np.asarray(t)`` is the array itself (a ``numpy.ndarray``, shared), ``data`` the same memory
+    as a tensor outside the graph, ``grad`` the accumulated gradient (a Tensor), ``requires_grad``
+    whether gradients are wanted.
     """
 
     # _grad: the gradient (the ``grad`` property checks what is assigned); _hooks: the hooks a
     # leaf registered (a non-leaf keeps them on its grad_fn); unset until the first one
     # _past: (grad_fn, when) for a tensor detach_()ed after use (nodes made before still see it)
-    __slots__ = ("data", "_grad", "grad_fn", "requires_grad", "_hooks", "_past", "__weakref__")
+    __slots__ = ("_data", "_grad", "grad_fn", "requires_grad", "_hooks", "_past", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
-    def __init__(self, data=None, dtype=None, requires_grad: bool = False):
-        # cr.Tensor(...) follows torch.Tensor(...): always a float tensor of the default dtype
-        arr = np.array([] if data is None else _raw(data), dtype=dtype or _Default.dtype)
-        self.data = arr
+    def __init__(self, *args, dtype=None, requires_grad: bool = False):
+        # cr.Tensor(...) follows torch.Tensor(...): a float tensor of the default dtype, from
+        # data (Tensor([1, 2])) or of a shape, uninitialised (Tensor(2, 3), Tensor())
+        self._data = _new_data(args, dtype or _Default.dtype, dtype is None)
         self._grad = None
         self.grad_fn = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    @property
+    def data(self) -> "Tensor":
+        """The same values as a new tensor outside the graph, sharing this tensor's memory (as
+        PyTorch's ``.data``): ``m.weight.data.normal_(0, 0.02)`` and ``p.data.zero_()`` change
+        the tensor itself. ``np.asarray(t)`` gives the NumPy array."""
+        return _make(self._data, None)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__} "
+                            "(wrap an array with chainrule.from_numpy)")
+        self._data = value._data
 
     @property
     def grad(self):
@@ -41,12 +58,12 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got "
                                 f"{type(value).__name__}")
-            if value.data.shape != self.data.shape:
+            if value._data.shape != self._data.shape:
                 raise RuntimeError(f"assigned grad has data of a different size: the tensor has "
-                                   f"shape {self.data.shape}, the grad {value.data.shape}")
-            if value.data.dtype != self.data.dtype:
+                                   f"shape {self._data.shape}, the grad {value._data.shape}")
+            if value._data.dtype != self._data.dtype:
                 raise RuntimeError(f"assigned grad has data of a different type: the tensor is "
-                                   f"{self.data.dtype}, the grad {value.data.dtype}")
+                                   f"{self._data.dtype}, the grad {value._data.dtype}")
         self._grad = value
 
     @grad.deleter
@@ -62,9 +79,9 @@ class Tensor:
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_: you can only change requires_grad flags of leaf "
                                "variables (use .detach() for a tensor outside the graph)")
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(f"requires_grad_: only Tensors of floating point dtype can require "
-                               f"gradients, got {self.data.dtype}")
+                               f"gradients, got {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -108,11 +125,11 @@ class Tensor:
     def _version(self) -> int:
         """How many times this tensor's memory has been changed in place (shared with views and
         with ``detach()``)."""
-        return _versions.version(self.data)
+        return _versions.version(self._data)
 
     def detach(self) -> "Tensor":
         """The same array, outside the graph."""
-        return _make(self.data, None)
+        return _make(self._data, None)
 
     def detach_(self) -> "Tensor":
         """Make this tensor a leaf outside the graph; ops that used it keep its history."""
@@ -134,53 +151,60 @@ class Tensor:
     # -- array access --------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim: int | None = None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device_type:
+        """``device(type='cpu')``: chainrule computes on the CPU only (equal to "cpu")."""
+        return _CPU
+
+    is_cuda = False
+    is_cpu = True
+
+    def get_device(self) -> int:
+        return -1  # PyTorch's answer for a CPU tensor
 
     def numpy(self) -> np.ndarray:
         """The array itself (shares memory)."""
         if self.requires_grad:
             raise RuntimeError("numpy: can't call numpy() on a Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        return self.data
+        return self._data
 
     def item(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"item: a Tensor with {self.data.size} elements cannot be converted "
+        if self._data.size != 1:
+            raise RuntimeError(f"item: a Tensor with {self._data.size} elements cannot be converted "
                                "to a Python scalar")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
         """NumPy's protocol: ``np.asarray(t)`` shares the memory, ``np.array(t)`` copies."""
-        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
             raise ValueError(f"Unable to avoid copy while creating an array as requested: the "
-                             f"tensor is {self.data.dtype}, not {np.dtype(dtype)}")
+                             f"tensor is {self._data.dtype}, not {np.dtype(dtype)}")
         if dtype is None:
-            return self.data.copy() if copy else self.data
-        return self.data.astype(dtype, copy=bool(copy))
+            return self._data.copy() if copy else self._data
+        return self._data.astype(dtype, copy=bool(copy))
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """NumPy's ufuncs on Tensors (``np.exp(t)``, ``array * t``) run chainrule's ops, so that
@@ -191,17 +215,17 @@ class Tensor:
         return _dispatch.array_function(func, args, kwargs)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} values is ambiguous")
-        return bool(self.data)
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+        return bool(self._data)
 
     def __float__(self):
         return float(self.item())
@@ -210,7 +234,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        return self.data.__index__()
+        return self._data.__index__()
 
     __hash__ = object.__hash__
 
@@ -218,28 +242,33 @@ class Tensor:
         return _format(self)
 
     def __format__(self, spec: str) -> str:
-        """``f"{loss:.4f}"``: a one-element tensor formats as its number, as in PyTorch."""
-        if self.data.size == 1:
-            return format(self.data.item(), spec)
+        """``f"{loss:.4f}"``: a 0-d tensor formats as its number, as in PyTorch; other tensors
+        take only the empty format (``f"{t}"``, their repr)."""
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
         if spec:
-            raise TypeError(f"unsupported format string passed to Tensor.__format__: the tensor "
-                            f"has {self.data.size} elements (format one element, or .tolist())")
+            raise TypeError(f"unsupported format string passed to Tensor.__format__: {spec!r} on "
+                            f"a tensor of shape {self._data.shape} (format a 0-d tensor, e.g. "
+                            f"t.sum() or t[0], or t.item())")
         return repr(self)
 
     # -- dtype -----------------------------------------------------------------------------------
-    def to(self, dtype=None, *args, **kwargs) -> "Tensor":
-        """``to(dtype)``, differentiable; devices other than "cpu" are not supported."""
-        if isinstance(dtype, str) and dtype == "cpu":
-            dtype = kwargs.get("dtype")
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
-            return self
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``, with ``copy=``;
+        differentiable. The device must be the CPU ("cpu" or ``cr.device("cpu")``)."""
+        if len(args) == 1 and not kwargs and isinstance(args[0], np.dtype):
+            dtype, copy = args[0], False  # .float(), .double(), ...
+        else:
+            dtype, copy = _to_args("to", args, kwargs, Tensor)
+        if dtype is None or np.dtype(dtype) == self._data.dtype:
+            return Clone.apply(self) if copy else self
         dtype = np.dtype(dtype)
         if dtype.kind not in "fc":  # an integer or bool result has no gradient, as in PyTorch
-            return _make(self.data.astype(dtype), None)
+            return _make(self._data.astype(dtype), None)
         return Cast.apply(self, dtype=dtype)
 
     def type(self, dtype=None):
-        return str(self.data.dtype) if dtype is None else self.to(dtype)
+        return str(self._data.dtype) if dtype is None else self.to(dtype)
 
     def float(self):
         return self.to(np.float32)
@@ -262,15 +291,18 @@ class Tensor:
     def cpu(self):
         return self
 
+    def cuda(self, device=None, non_blocking: bool = False):
+        _check_device("cuda", "cuda")
+
     def clone(self) -> "Tensor":
         return Clone.apply(self)
 
     def contiguous(self) -> "Tensor":
         """Itself if its memory is in C order, else a copy that is (recorded, like clone)."""
-        return self if self.data.flags.c_contiguous else Clone.apply(self)
+        return self if self._data.flags.c_contiguous else Clone.apply(self)
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     # -- arithmetic: each operator is one op of ops/elementwise.py -----------------------------
     def __add__(self, other):
@@ -331,10 +363,10 @@ class Tensor:
         return self.div_(other)
 
     def __floordiv__(self, other):  # integer-valued: no gradient, as PyTorch's floor_divide
-        return _make(_floor_divide(self.data, _raw(other)), None)
+        return _make(_floor_divide(self._data, _raw(other)), None)
 
     def __rfloordiv__(self, other):
-        return _make(_floor_divide(_raw(other), self.data), None)
+        return _make(_floor_divide(_raw(other), self._data), None)
 
     def __mod__(self, other):
         return Remainder.apply(self, other if type(other) in _PLAIN else _operand(other))
@@ -343,16 +375,16 @@ class Tensor:
         return Remainder.apply(other if type(other) in _PLAIN else _operand(other), self)
 
     def __invert__(self):
-        return _make(~self.data, None)
+        return _make(~self._data, None)
 
     def __and__(self, other):
-        return _make(self.data & _raw(other), None)
+        return _make(self._data & _raw(other), None)
 
     def __or__(self, other):
-        return _make(self.data | _raw(other), None)
+        return _make(self._data | _raw(other), None)
 
     def __xor__(self, other):
-        return _make(self.data ^ _raw(other), None)
+        return _make(self._data ^ _raw(other), None)
 
     # comparisons give bool tensors outside the graph
     def __lt__(self, other):
@@ -376,10 +408,10 @@ class Tensor:
     lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
 
     def equal(self, other) -> bool:
-        return self.shape == other.shape and bool(np.array_equal(self.data, _raw(other)))
+        return self.shape == other.shape and bool(np.array_equal(self._data, _raw(other)))
 
     def allclose(self, other, rtol=1e-5, atol=1e-8) -> bool:
-        return bool(np.allclose(self.data, _raw(other), rtol=rtol, atol=atol))
+        return bool(np.allclose(self._data, _raw(other), rtol=rtol, atol=atol))
 
     # -- in-place ops -----------------------------------------------------------------------------
     # Outside a graph, each changes the array and counts a new version of its memory (a node that
@@ -399,14 +431,14 @@ class Tensor:
         return any(isinstance(o, Tensor) and o.requires_grad for o in others)
 
     def _changed(self):
-        _versions.bump(self.data)
+        _versions.bump(self._data)
         return self
 
     def add_(self, other, alpha=1):
         if self._in_graph("add_", other):
             return _inplace.rebase(self, "add_", add, other, alpha)
         other = _raw(other)
-        self.data += other if alpha == 1 else alpha * other
+        self._data += other if alpha == 1 else alpha * other
         return self._changed()
 
     def sub_(self, other, alpha=1):
@@ -415,13 +447,13 @@ class Tensor:
     def mul_(self, other):
         if self._in_graph("mul_", other):
             return _inplace.rebase(self, "mul_", mul, other)
-        self.data *= _raw(other)
+        self._data *= _raw(other)
         return self._changed()
 
     def div_(self, other):
         if self._in_graph("div_", other):
             return _inplace.rebase(self, "div_", div, other)
-        self.data /= _raw(other)
+        self._data /= _raw(other)
         return self._changed()
 
     def zero_(self):
@@ -430,7 +462,7 @@ class Tensor:
     def fill_(self, value):
         if self._in_graph("fill_", value):
             return _inplace.rebase(self, "fill_", _index_put, _operand(value), ...)
-        self.data[...] = _raw(value)
+        self._data[...] = _raw(value)
         return self._changed()
 
     def copy_(self, src):
@@ -438,36 +470,36 @@ class Tensor:
             return _inplace.rebase(self, "copy_", _index_put, _operand(src), ...)
         src = _raw(src)
         try:
-            np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
+            np.copyto(self._data, np.broadcast_to(src, self._data.shape), casting="unsafe")
         except ValueError:
             raise RuntimeError(f"copy_: cannot copy a tensor of shape {np.shape(src)} into one of "
-                               f"shape {self.data.shape}") from None
+                               f"shape {self._data.shape}") from None
         return self._changed()
 
     def clamp_(self, min=None, max=None):
         if self._in_graph("clamp_", min, max):
             return _inplace.rebase(self, "clamp_", clamp, min, max)
-        np.clip(self.data, _raw(min), _raw(max), out=self.data)
+        np.clip(self._data, _raw(min), _raw(max), out=self._data)
         return self._changed()
 
     clip_ = clamp_
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from .random import _rng
-        return self.copy_(_rng(generator).uniform(a, b, self.data.shape))
+        return self.copy_(_rng(generator).uniform(a, b, self._data.shape))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from .random import _rng
-        return self.copy_(_rng(generator).normal(mean, std, self.data.shape))
+        return self.copy_(_rng(generator).normal(mean, std, self._data.shape))
 
     def __setitem__(self, index, value):
         index = _index(index)
         if self._in_graph("__setitem__", value):
             return _inplace.rebase(self, "__setitem__", _index_put, _operand(value), index)
         try:
-            self.data[index] = _raw(value)
+            self._data[index] = _raw(value)
         except (ValueError, IndexError) as err:
-            raise type(err)(f"__setitem__: {err} (tensor shape {self.data.shape}, value shape "
+            raise type(err)(f"__setitem__: {err} (tensor shape {self._data.shape}, value shape "
                             f"{np.shape(_raw(value))})") from None
         self._changed()
 
@@ -480,7 +512,7 @@ def _make(data, grad_fn) -> Tensor:
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t._grad = None
     t.grad_fn = grad_fn
     t.requires_grad = grad_fn is not None
@@ -504,7 +536,7 @@ def _floor_divide(a, b):
 
 def _raw(x):
     """The array or number inside ``x``."""
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _operand(x):
@@ -527,9 +559,9 @@ def _as_tensor(x) -> Tensor:
 def _index(index):
     """Tensors inside an index become arrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -537,29 +569,39 @@ def _index(index):
 
 def _compare(ufunc, name, a, b):
     try:
-        return _make(ufunc(a.data, _raw(b)), None)
+        return _make(ufunc(a._data, _raw(b)), None)
     except ValueError:
-        raise RuntimeError(f"{name}: cannot broadcast {a.data.shape} with {np.shape(_raw(b))}") from None
+        raise RuntimeError(f"{name}: cannot broadcast {a._data.shape} with {np.shape(_raw(b))}") from None
+    except TypeError:
+        return NotImplemented  # as PyTorch: the other operand may compare (pytest.approx does)
 
 
 def _format(t: Tensor) -> str:
-    d = t.data
-    opts = {"separator": ", ", "prefix": "tensor("}
-    if d.dtype.kind == "f":
-        finite = d[np.isfinite(d)]
-        if finite.size and np.all(finite == np.round(finite)) and float(np.abs(finite).max()) < 1e8:
-            opts["formatter"] = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
-        else:
-            opts.update(precision=4, floatmode="fixed", suppress_small=True)
-    body = np.array2string(d, threshold=1000, edgeitems=3, max_line_width=80, **opts)
-    extras = []
-    if d.dtype not in (_Default.dtype, np.dtype(np.int64), np.dtype(np.bool_)):
-        extras.append(f"dtype=chainrule.{d.dtype}")
-    if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
-    elif t.requires_grad:
-        extras.append("requires_grad=True")
-    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+    from ._tensor_str import tensor_repr  # PyTorch's layout (_tensor_str.py)
+    return tensor_repr(t)
+
+
+def _new_data(args, dtype, keep) -> np.ndarray:
+    """``Tensor(*args)``'s array, as ``torch.Tensor``: sizes (``Tensor(2, 3)``) give an
+    uninitialised array, data (a sequence, an array) a copy in ``dtype``, a Tensor its own array
+    (unless ``keep`` is False: a dtype was asked for); ``Tensor()`` is empty."""
+    if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+        (data,) = args
+        if isinstance(data, Tensor):
+            return data._data if keep else data._data.astype(dtype)
+        if not isinstance(data, np.ndarray) and (isinstance(data, (float, np.generic))
+                                                 or np.ndim(data) == 0):
+            raise TypeError(f"Tensor(): data must be a sequence (got {type(data).__name__}); "
+                            "for a 0-d tensor use chainrule.tensor(value)")
+        return np.array(data, dtype=dtype)
+    sizes = args
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in sizes):
+        raise TypeError(f"Tensor(): expected sizes (ints) or one sequence of data, got "
+                        f"{', '.join(type(s).__name__ for s in sizes)}")
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"Tensor(): trying to create tensor with negative dimension: "
+                           f"{list(sizes)}")
+    return np.empty(sizes if sizes else (0,), dtype)
 
 
 from .autograd import state as _state  # noqa: E402

@@ -188,6 +188,47 @@ def test_double_backward_matches_pytorch(case, ns):
     _compare(case, ns, case.arrays(7))
 
 
+def _from_a_plain_seed(lib, ns, case, arrays, seed):
+    """The gradients g of seed(y) from ``create_graph=True``, then those of Σ g², as arrays."""
+    wants = [g and a.dtype.kind == "f" for a, g in zip(arrays, case.grads)]
+    xs = [lib.tensor(a, requires_grad=w) for a, w in zip(arrays, wants)]
+    wanted = [x for x in xs if x.requires_grad]
+    y = case.fn(ns, *xs)
+    if not y.requires_grad:
+        return None
+    first = lib.autograd.grad(seed(y), wanted, create_graph=True, allow_unused=True)
+    live = [g for g in first if g is not None and g.requires_grad]
+    second = lib.autograd.grad(sum((g * g).sum() for g in live), wanted, allow_unused=True) \
+        if live else [None] * len(wanted)
+    return [None if g is None else np.asarray(g.detach().numpy(**({"force": True} if lib is torch
+                                                                  else {})))
+            for g in (*first, *second)]
+
+
+SEEDS = {"sum": lambda y: y.sum(), "mean": lambda y: y.mean()}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("case,ns", CASES, ids=IDS)
+def test_gradient_of_gradient_from_a_plain_seed_matches_pytorch(case, ns, seed):
+    """``grad(y.sum(), x, create_graph=True)``: the gradient reaching y needs no gradient itself
+    (the tests above seed with a v that does), so each backward must keep it a Tensor when NumPy's
+    functions return arrays for it; then the gradient of Σ grad² matches PyTorch's."""
+    arrays = case.arrays(5)
+    ours = _from_a_plain_seed(cr, ns, case, arrays, SEEDS[seed])
+    theirs = _from_a_plain_seed(torch, _torch_ns(ns), case, arrays, SEEDS[seed])
+    if theirs is None:
+        return
+    assert len(ours) == len(theirs)
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        if a is None and b is None:
+            continue
+        a, b = (np.zeros_like(b) if a is None else a), (np.zeros_like(a) if b is None else b)
+        order = "second" if 2 * i >= len(ours) else "first"
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10,
+                                   err_msg=f"{case.name}: {order}-order gradient {i}")
+
+
 @pytest.mark.parametrize("op", BROADCASTING, ids=[o.name for o in BROADCASTING])
 @settings(max_examples=15, deadline=None)
 @given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),

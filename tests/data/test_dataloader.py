@@ -37,6 +37,14 @@ class Samples(Dataset):
         return self.n
 
 
+def first_order(seed, n):
+    """The order of a loader's first shuffled pass with ``generator=cr.Generator(seed)``: each
+    pass first draws the workers' base seed (as PyTorch's does), then the permutation."""
+    rng = cr.Generator(seed).numpy
+    rng.integers(2**63)
+    return rng.permutation(n)
+
+
 def as_lists(loader):
     return [[np.asarray(t.data).tolist() for t in batch] for batch in loader]
 
@@ -138,7 +146,8 @@ def test_len_and_drop_last(n, batch_size, drop_last, count):
 
 
 def test_batch_size_must_be_positive():
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="batch_size should be a positive integer value, but got "
+                                         "batch_size=0"):
         DataLoader(Samples(3), batch_size=0)
 
 
@@ -146,7 +155,7 @@ def test_shuffle_uses_generator_and_is_deterministic():
     ds, _, y = xy(10)
     loader = DataLoader(ds, batch_size=3, shuffle=True, generator=cr.Generator(0))
     epoch1, epoch2 = as_lists(loader), as_lists(loader)
-    expected = np.random.Generator(np.random.PCG64(0)).permutation(10).tolist()
+    expected = first_order(0, 10).tolist()
     assert [v for b in epoch1 for v in b[1]] == expected
     assert epoch1 != epoch2  # a fresh permutation each epoch
     assert sorted(v for b in epoch2 for v in b[1]) == list(range(10))
@@ -172,7 +181,11 @@ def test_shuffle_draws_from_global_generator():
 )
 def test_each_sample_at_most_once(n, batch_size, shuffle, drop_last, seed):
     ds, x, y = xy(n)
-    loader = DataLoader(ds, batch_size, shuffle, drop_last, generator=cr.Generator(seed))
+    if n == 0 and shuffle:  # PyTorch's RandomSampler refuses an empty dataset
+        with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+            DataLoader(ds, batch_size, shuffle, drop_last=drop_last)
+        return
+    loader = DataLoader(ds, batch_size, shuffle, drop_last=drop_last, generator=cr.Generator(seed))
     batches = list(loader)
     seen = [int(v) for _, yb in batches for v in yb.data]
     assert len(batches) == len(loader)
@@ -192,7 +205,7 @@ def test_fast_path_indexes_whole_arrays(monkeypatch):
 
     monkeypatch.setattr(TensorDataset, "__getitem__", no_samples)
     batches = list(DataLoader(ds, batch_size=4, shuffle=True, generator=cr.Generator(5)))
-    order = cr.Generator(5).numpy.permutation(10)
+    order = first_order(5, 10)
     np.testing.assert_array_equal(batches[0][0].data, x[order[:4]])
 
 
@@ -259,3 +272,52 @@ def test_default_collate_tuple_becomes_list():
 def test_default_collate_rejects_unknown_types():
     with pytest.raises(TypeError, match="cannot batch samples of type object"):
         default_collate([object(), object()])
+
+
+def test_default_collate_structure_like_torch():
+    """Fields of tuples: strings come back as the tuple of the field, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import default_collate as torch_collate
+
+    Pair = collections.namedtuple("Pair", "name value")
+    batch = [(i, 0.5 * i, f"s{i}", b"b", Pair(f"p{i}", i), {"k": [f"d{i}", i]}) for i in range(3)]
+
+    def plain(x):  # tensors to lists, containers kept with their types
+        if isinstance(x, (cr.Tensor, torch.Tensor)):
+            return ("tensor", str(x.dtype).split(".")[-1], np.asarray(x).tolist())
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return (type(x).__name__, [plain(v) for v in x])
+        return x
+
+    assert plain(default_collate(batch)) == plain(torch_collate(batch))
+    assert plain(default_collate(["a", "b"])) == plain(torch_collate(["a", "b"]))
+
+
+@pytest.mark.parametrize("batch, error, message", [
+    ([np.zeros(2), np.zeros(3)], RuntimeError,
+     r"stack expects each tensor to be equal size, but got \[2\] at entry 0 and \[3\] at entry 1"),
+    ([cr.zeros(2), cr.zeros(2, 1)], RuntimeError, r"stack expects each tensor to be equal size"),
+    ([[1, 2], [1]], RuntimeError, "each element in list of batch should be of equal size"),
+    ([np.array(["a"]), np.array(["b"])], TypeError,
+     "batch must contain tensors, numpy arrays, numbers, dicts or lists; found <U1"),
+])
+def test_default_collate_errors_like_torch(batch, error, message):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import default_collate as torch_collate
+
+    torch_batch = [torch.zeros(b.shape) if isinstance(b, cr.Tensor) else b for b in batch]
+    with pytest.raises(error, match=message):
+        torch_collate(torch_batch)
+    with pytest.raises(error, match=message):
+        default_collate(batch)
+
+
+def test_default_collate_keeps_numpy_strings_like_torch():
+    pytest.importorskip("torch")
+    from torch.utils.data import default_collate as torch_collate
+
+    batch = [np.str_("a"), np.str_("b")]
+    assert default_collate(batch) == torch_collate(batch) == batch
+    assert type(default_collate(batch)[0]) is np.str_

@@ -93,7 +93,7 @@ def test_constants_and_repr(tmp_path):
 
 def test_transforms_are_applied(tmp_path):
     images, labels = make_split(tmp_path, n=5)
-    ds = MNIST(root=tmp_path, transform=lambda x: cr.from_numpy((x.data - MNIST.mean) / MNIST.std),
+    ds = MNIST(root=tmp_path, transform=lambda x: cr.from_numpy((np.asarray(x) - MNIST.mean) / MNIST.std),
                target_transform=lambda y: y + 100)  # fmt: skip
     image, label = ds[2]
     expected = (images[2].astype(np.float32) / 255 - np.float32(0.1307)) / np.float32(0.3081)
@@ -314,7 +314,7 @@ def test_real_train_facts(real_train):
     counts = np.bincount(real_train.targets.data, minlength=10).tolist()
     assert counts == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert real_train.targets.data[:5].tolist() == [5, 0, 4, 1, 9]
-    pixels = real_train.data.data.astype(np.float64) / 255
+    pixels = np.asarray(real_train.data).astype(np.float64) / 255
     assert round(pixels.mean(), 4) == MNIST.mean == 0.1307
     assert round(pixels.std(), 4) == MNIST.std == 0.3081
 

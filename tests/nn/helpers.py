@@ -31,7 +31,8 @@ class In:
 
     kinds: "normal" N(0, 1); "unit" U(0.05, 0.95) (probabilities away from 0 and 1);
     "positive" U(0.5, 2); "prob" rows of a softmax along ``axis``; "index" integers in
-    [0, classes) (int64), two of them set to ``ignore`` (when given) and one surely not."""
+    [0, classes) (int64), two of them set to ``ignore`` (when given) and one surely not;
+    "sign" -1.0 or 1.0 (the margin losses' targets)."""
 
     shape: tuple
     kind: str = "normal"
@@ -51,6 +52,8 @@ class In:
             return rng.uniform(0.05, 0.95, self.shape).astype(dtype)
         if self.kind == "positive":
             return rng.uniform(0.5, 2.0, self.shape).astype(dtype)
+        if self.kind == "sign":  # -- targets of the margin losses: -1 or 1, half each --
+            return np.where(rng.random(self.shape) < 0.5, -1.0, 1.0).astype(dtype)
         a = rng.standard_normal(self.shape)
         if self.kind == "prob":
             e = np.exp(a - a.max(axis=self.axis, keepdims=True))

@@ -135,6 +135,203 @@ ROWS = [
     ("l1", lambda L, x, t: L.F.l1_loss(x, t), [In((N, 3)), In((N, 3))]),
     ("l1_sum", lambda L, x, t: L.F.l1_loss(x, t, reduction="sum"), [In((N, 3)), In((N, 3))]),
     ("l1_none", lambda L, x, t: L.F.l1_loss(x, t, reduction="none"), [In((N, 3)), In((N, 3))]),
+    # -- activations (issue 15); in place on a non-leaf (x * 1), as a network does --
+    ("elu", lambda L, x: L.F.elu(x, alpha=0.7), [X]),
+    ("elu_inplace", lambda L, x: L.F.elu(x * 1, 1.3, inplace=True), [X]),
+    ("selu", lambda L, x: L.F.selu(x), [X]),
+    ("selu_inplace", lambda L, x: L.F.selu_(x * 1), [X]),
+    ("celu", lambda L, x: L.F.celu(x, alpha=1.5), [X]),
+    ("celu_inplace", lambda L, x: L.F.celu(x * 1, 0.5, inplace=True), [X]),
+    ("silu", lambda L, x: L.F.silu(x * 3), [X]),
+    ("silu_inplace", lambda L, x: L.F.silu(x * 1, inplace=True), [X]),
+    ("mish", lambda L, x: L.F.mish(x * 3), [X]),
+    ("mish_inplace", lambda L, x: L.F.mish(x * 1, inplace=True), [X]),
+    ("softplus", lambda L, x: L.F.softplus(x * 3), [X]),
+    ("softplus_beta_threshold", lambda L, x: L.F.softplus(x, beta=2.0, threshold=1.0), [X]),
+    ("softsign", lambda L, x: L.F.softsign(x * 3), [X]),
+    ("hardtanh", lambda L, x: L.F.hardtanh(x, -0.5, 1.2), [X]),
+    ("hardtanh_inplace", lambda L, x: L.F.hardtanh_(x * 1), [X]),
+    ("relu6", lambda L, x: L.F.relu6(x * 4), [X]),
+    ("relu6_inplace", lambda L, x: L.F.relu6(x * 4, inplace=True), [X]),
+    ("hardswish", lambda L, x: L.F.hardswish(x * 3), [X]),
+    ("hardswish_inplace", lambda L, x: L.F.hardswish(x * 3, inplace=True), [X]),
+    # (hardsigmoid and multi_margin_loss: tests/nn/test_activations_losses.py, as PyTorch has no
+    # double backward for them to compare with)
+    ("threshold", lambda L, x: L.F.threshold(x, 0.2, -3.0), [X]),
+    ("threshold_inplace", lambda L, x: L.F.threshold_(x * 1, 0.2, -3.0), [X]),
+    ("logsigmoid", lambda L, x: L.F.logsigmoid(x * 3), [X]),
+    ("softmin", lambda L, x: L.F.softmin(x, dim=1), [X]),
+    ("softmin_3d", lambda L, x: L.F.softmin(x, 0), [In((2, 3, 4))]),
+    ("glu", lambda L, x: L.F.glu(x, dim=0), [X]),
+    ("glu_last", lambda L, x: L.F.glu(x), [In((2, 3, 4))]),
+    ("prelu_channels", lambda L, x, w: L.F.prelu(x, w), [In((4, 3, 5)), In((3,))]),
+    ("prelu_one", lambda L, x, w: L.F.prelu(x, w), [X, In((1,))]),
+    ("prelu_1d", lambda L, x, w: L.F.prelu(x, w), [In((5,)), In((1,))]),
+    ("prelu_x_const", lambda L, x, w: L.F.prelu(x, w), [In((2, 3, 2), grad=False), In((3,))]),
+    # -- losses (issue 15) --
+    ("smooth_l1", lambda L, x, t: L.F.smooth_l1_loss(x, t, beta=0.5), [In((N, 3)), In((N, 3))]),
+    ("smooth_l1_sum", lambda L, x, t: L.F.smooth_l1_loss(x, t, reduction="sum"),
+     [In((N, 3)), In((N, 3))]),
+    ("smooth_l1_none_beta0", lambda L, x, t: L.F.smooth_l1_loss(x, t, reduction="none", beta=0.0),
+     [In((N, 3)), In((N, 3))]),
+    ("huber", lambda L, x, t: L.F.huber_loss(x, t, delta=0.8), [In((N, 3)), In((N, 3))]),
+    ("huber_none", lambda L, x, t: L.F.huber_loss(x, t, reduction="none", delta=1.5),
+     [In((N, 3)), In((N, 3))]),
+    ("huber_weight_sum", lambda L, x, t, w: L.F.huber_loss(x, t, "sum", 0.6, weight=w),
+     [In((N, 3)), In((N, 3)), In((N, 3), "positive")]),
+    ("kl_div_batchmean", lambda L, x, t: L.F.kl_div(x, t, reduction="batchmean"),
+     [X, In((N, C), "prob")]),
+    ("kl_div_none", lambda L, x, t: L.F.kl_div(x, t, reduction="none"), [X, In((N, C), "unit")]),
+    ("kl_div_log_target_sum", lambda L, x, t: L.F.kl_div(x, t, reduction="sum", log_target=True),
+     [X, X]),
+    ("poisson_nll", lambda L, x, t: L.F.poisson_nll_loss(x, t), [X, In((N, C), "positive")]),
+    ("poisson_nll_rate_full_none",
+     lambda L, x, t: L.F.poisson_nll_loss(x, t, log_input=False, full=True, reduction="none"),
+     [In((N, C), "positive"), In((N, C), "positive")]),
+    ("gaussian_nll", lambda L, x, t, v: L.F.gaussian_nll_loss(x, t, v),
+     [In((N, 3)), In((N, 3)), In((N, 3), "positive")]),
+    ("gaussian_nll_row_var_full_sum",
+     lambda L, x, t, v: L.F.gaussian_nll_loss(x, t, v, full=True, reduction="sum"),
+     [In((N, 3)), In((N, 3)), In((N,), "positive")]),
+    ("gaussian_nll_var_1_none", lambda L, x, t, v: L.F.gaussian_nll_loss(x, t, v, reduction="none"),
+     [In((N, 3)), In((N, 3)), In((N, 1), "positive")]),
+    ("gaussian_nll_clamped", lambda L, x, t, v: L.F.gaussian_nll_loss(x, t, v, eps=0.3),
+     [In((N, 3)), In((N, 3)), In((N, 3), "unit", grad=False)]),
+    ("gaussian_nll_float_var", lambda L, x, t: L.F.gaussian_nll_loss(x, t, 0.7),
+     [In((N, 3)), In((N, 3))]),
+    ("cosine_embedding", lambda L, a, b, y: L.F.cosine_embedding_loss(a, b, y, margin=0.1),
+     [In((N, 4)), In((N, 4)), In((N,), "sign", grad=False)]),
+    ("cosine_embedding_none",
+     lambda L, a, b, y: L.F.cosine_embedding_loss(a, b, y, margin=-0.3, reduction="none"),
+     [In((N, 4)), In((N, 4)), In((N,), "sign", grad=False)]),
+    ("cosine_embedding_1d", lambda L, a, b, y: L.F.cosine_embedding_loss(a, b, y, margin=-0.5),
+     [In((4,)), In((4,)), In((), "sign", grad=False)]),
+    ("margin_ranking", lambda L, a, b, y: L.F.margin_ranking_loss(a, b, y, margin=0.2),
+     [In((N,)), In((N,)), In((N,), "sign", grad=False)]),
+    ("margin_ranking_target_grad_none",
+     lambda L, a, b, y: L.F.margin_ranking_loss(a, b, y, reduction="none"),
+     [In((N,)), In((N,)), In((N,))]),
+    ("hinge_embedding", lambda L, x, y: L.F.hinge_embedding_loss(x, y, margin=0.5),
+     [In((N, 3)), In((N, 3), "sign", grad=False)]),
+    ("hinge_embedding_sum", lambda L, x, y: L.F.hinge_embedding_loss(x * 2, y, reduction="sum"),
+     [In((N, 3)), In((N, 3), "sign", grad=False)]),
+    ("triplet_margin", lambda L, a, p, n: L.F.triplet_margin_loss(a, p, n),
+     [In((N, 4)), In((N, 4)), In((N, 4))]),
+    ("triplet_margin_p1_swap",
+     lambda L, a, p, n: L.F.triplet_margin_loss(a, p, n, margin=2.0, p=1, swap=True),
+     [In((N, 4)), In((N, 4)), In((N, 4))]),
+    ("triplet_margin_p3_none",
+     lambda L, a, p, n: L.F.triplet_margin_loss(a, p, n, margin=1.5, p=3, reduction="none"),
+     [In((N, 4)), In((N, 4)), In((N, 4))]),
+    ("triplet_margin_pinf_swap",
+     lambda L, a, p, n: L.F.triplet_margin_loss(a, p, n, margin=2.0, p=float("inf"), swap=True),
+     [In((N, 4)), In((N, 4)), In((N, 4))]),
+    ("triplet_margin_1d", lambda L, a, p, n: L.F.triplet_margin_loss(a, p, n, margin=3.0),
+     [In((4,)), In((4,)), In((4,))]),
+    ("multilabel_soft_margin", lambda L, x, t: L.F.multilabel_soft_margin_loss(x, t),
+     [X, In((N, C), "unit")]),
+    ("multilabel_soft_margin_weight_none",
+     lambda L, x, t, w: L.F.multilabel_soft_margin_loss(x, t, w, reduction="none"),
+     [X, In((N, C), "unit"), In((C,), "positive")]),
+    # -- layers (issue 15): convolution, pooling, resizing, normalisation, embedding --
+    ("conv1d", lambda L, x, w, b: L.F.conv1d(x, w, b), [In((2, 3, 7)), In((4, 3, 3)), In((4,))]),
+    ("conv1d_args", lambda L, x, w: L.F.conv1d(x, w, stride=2, padding=2, dilation=2, groups=2),
+     [In((2, 4, 9)), In((6, 2, 3))]),
+    ("conv1d_same_unbatched", lambda L, x, w, b: L.F.conv1d(x, w, b, padding="same"),
+     [In((3, 6)), In((2, 3, 3)), In((2,))]),
+    ("conv_transpose1d",
+     lambda L, x, w, b: L.F.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1),
+     [In((2, 3, 5)), In((3, 2, 3)), In((2,))]),
+    ("conv_transpose2d", lambda L, x, w, b: L.F.conv_transpose2d(x, w, b),
+     [In((2, 3, 3, 4)), In((3, 2, 2, 3)), In((2,))]),
+    ("conv_transpose2d_args",
+     lambda L, x, w: L.F.conv_transpose2d(x, w, None, (2, 3), (1, 0), (1, 2), 2, (2, 1)),
+     [In((1, 4, 3, 3)), In((4, 1, 3, 2))]),
+    ("conv_transpose2d_unbatched",
+     lambda L, x, w, b: L.F.conv_transpose2d(x, w, b, stride=2, padding=1),
+     [In((2, 3, 3)), In((2, 2, 3, 3)), In((2,))]),
+    ("max_pool1d", lambda L, x: L.F.max_pool1d(x, 3, 2, padding=1, ceil_mode=True),
+     [In((2, 3, 8))]),
+    ("max_pool1d_dilation_unbatched", lambda L, x: L.F.max_pool1d(x, 2, 1, dilation=2),
+     [In((3, 7))]),
+    ("avg_pool1d", lambda L, x: L.F.avg_pool1d(x, 3, 2, padding=1, count_include_pad=False),
+     [In((2, 3, 8))]),
+    ("avg_pool1d_ceil", lambda L, x: L.F.avg_pool1d(x, 2, ceil_mode=True), [In((2, 3, 7))]),
+    ("adaptive_avg_pool1d", lambda L, x: L.F.adaptive_avg_pool1d(x, 3), [In((2, 3, 7))]),
+    ("adaptive_avg_pool2d", lambda L, x: L.F.adaptive_avg_pool2d(x, (2, 3)), [In((2, 2, 5, 7))]),
+    ("adaptive_avg_pool2d_even", lambda L, x: L.F.adaptive_avg_pool2d(x, (2, None)),
+     [In((2, 2, 4, 3))]),
+    ("adaptive_max_pool1d", lambda L, x: L.F.adaptive_max_pool1d(x, 4), [In((2, 3, 7))]),
+    ("adaptive_max_pool2d", lambda L, x: L.F.adaptive_max_pool2d(x, (3, 2)), [In((2, 2, 5, 7))]),
+    ("adaptive_max_pool2d_even", lambda L, x: L.F.adaptive_max_pool2d(x, 2), [In((2, 2, 4, 6))]),
+    ("interpolate_nearest", lambda L, x: L.F.interpolate(x, size=(5, 3)), [In((2, 2, 3, 4))]),
+    ("interpolate_nearest_exact",
+     lambda L, x: L.F.interpolate(x, scale_factor=1.7, mode="nearest-exact"), [In((2, 2, 3, 4))]),
+    ("interpolate_bilinear",
+     lambda L, x: L.F.interpolate(x, scale_factor=(1.5, 0.75), mode="bilinear"),
+     [In((2, 2, 3, 4))]),
+    ("interpolate_bilinear_corners",
+     lambda L, x: L.F.interpolate(x, size=(5, 3), mode="bilinear", align_corners=True),
+     [In((2, 2, 3, 4))]),
+    ("interpolate_linear", lambda L, x: L.F.interpolate(x, size=7, mode="linear"), [In((2, 3, 4))]),
+    ("interpolate_area", lambda L, x: L.F.interpolate(x, size=(2, 3), mode="area"),
+     [In((2, 2, 5, 4))]),
+    ("pixel_shuffle", lambda L, x: L.F.pixel_shuffle(x, 2), [In((2, 8, 2, 3))]),
+    ("pixel_unshuffle", lambda L, x: L.F.pixel_unshuffle(x, 2), [In((2, 2, 4, 2))]),
+    ("layer_norm", lambda L, x, w, b: L.F.layer_norm(x, (4,), w, b),
+     [In((3, 2, 4)), In((4,)), In((4,))]),
+    ("layer_norm_2d_shape", lambda L, x, w: L.F.layer_norm(x, (2, 4), w, eps=1e-3),
+     [In((3, 2, 4)), In((2, 4))]),
+    ("layer_norm_no_affine", lambda L, x: L.F.layer_norm(x, [C]), [X]),
+    ("group_norm", lambda L, x, w, b: L.F.group_norm(x, 2, w, b),
+     [In((2, 4, 3)), In((4,)), In((4,))]),
+    ("group_norm_4d_no_affine", lambda L, x: L.F.group_norm(x, 3, eps=1e-3), [In((2, 6, 2, 2))]),
+    ("instance_norm", lambda L, x, w, b: L.F.instance_norm(x, weight=w, bias=b),
+     [In((2, 3, 4)), In((3,)), In((3,))]),
+    ("instance_norm_4d", lambda L, x: L.F.instance_norm(x, eps=1e-3), [In((2, 3, 2, 3))]),
+    ("instance_norm_running_stats",
+     lambda L, x, rm, rv: L.F.instance_norm(x, rm.detach().clone(), rv.detach().clone(),
+                                            momentum=0.3),
+     [In((2, 3, 4)), RM, RV]),
+    ("instance_norm_eval",
+     lambda L, x, rm, rv, w, b: L.F.instance_norm(x, rm, rv, w, b, use_input_stats=False),
+     [In((2, 3, 4)), RM, RV, In((3,)), In((3,))]),
+    ("embedding", lambda L, w, i: L.F.embedding(i, w), [In((5, 3)), In((2, 4), "index", classes=5)]),
+    # (padding_idx and scale_grad_by_freq, whose gradients are not the derivative by design:
+    # tests/nn/test_layers_more.py)
+    # -- layers (issue 15, audit): the forms practitioners type most --
+    ("interpolate_nearest_x2", lambda L, x: L.F.interpolate(x, scale_factor=2),
+     [In((2, 2, 3, 4))]),
+    ("interpolate_nearest_1d_down", lambda L, x: L.F.interpolate(x, scale_factor=0.5),
+     [In((2, 3, 7))]),
+    ("interpolate_bilinear_x2_corners",
+     lambda L, x: L.F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True),
+     [In((1, 2, 3, 4))]),
+    ("interpolate_bilinear_size_down",
+     lambda L, x: L.F.interpolate(x, size=(2, 3), mode="bilinear"), [In((1, 2, 5, 4))]),
+    ("interpolate_trilinear",
+     lambda L, x: L.F.interpolate(x, scale_factor=(1.5, 2, 0.5), mode="trilinear"),
+     [In((1, 2, 3, 2, 4))]),
+    ("conv_transpose1d_groups_dilation",
+     lambda L, x, w, b: L.F.conv_transpose1d(x, w, b, 2, 1, 1, 2, 2),
+     [In((2, 4, 5)), In((4, 3, 3)), In((6,))]),
+    ("avg_pool1d_pad_include", lambda L, x: L.F.avg_pool1d(x, 3, 2, 1), [In((2, 3, 8))]),
+    ("kl_div_mean", lambda L, x, t: L.F.kl_div(x, t, reduction="mean"), [X, In((N, C), "unit")]),
+    ("smooth_l1_default", lambda L, x, t: L.F.smooth_l1_loss(x, t), [In((N, 3)), In((N, 3))]),
+    ("poisson_nll_sum_eps", lambda L, x, t: L.F.poisson_nll_loss(x, t, reduction="sum", eps=0.1),
+     [X, In((N, C), "positive")]),
+    ("margin_ranking_sum", lambda L, a, b, y: L.F.margin_ranking_loss(a, b, y, reduction="sum"),
+     [In((N,)), In((N,)), In((N,), "sign", grad=False)]),
+    ("cosine_embedding_sum", lambda L, a, b, y: L.F.cosine_embedding_loss(a, b, y, 0.3,
+                                                                          reduction="sum"),
+     [In((N, 3)), In((N, 3)), In((N,), "sign", grad=False)]),
+    ("hinge_embedding_none", lambda L, x, y: L.F.hinge_embedding_loss(x, y, reduction="none"),
+     [In((N, 3)), In((N, 3), "sign", grad=False)]),
+    ("multilabel_soft_margin_sum",
+     lambda L, x, t: L.F.multilabel_soft_margin_loss(x, t, reduction="sum"),
+     [In((N, 3)), In((N, 3), "unit", grad=False)]),
+    ("gaussian_nll_full_mean", lambda L, x, t, v: L.F.gaussian_nll_loss(x, t, v, full=True),
+     [In((N, 3)), In((N, 3)), In((N, 3), "positive")]),
 ]
 IDS = [r[0] for r in ROWS]
 
@@ -189,7 +386,7 @@ def test_a_second_backward_with_retain_graph_is_the_same():
     w = cr.randn(3, 4, dtype=cr.float64, requires_grad=True)
     loss = F.cross_entropy(F.linear(x, w), cr.tensor([0, 1, 2, 1, 0]), label_smoothing=0.1)
     loss.backward(retain_graph=True)
-    first = x.grad.data.copy(), w.grad.data.copy()
+    first = np.array(x.grad), np.array(w.grad)
     loss.backward()
     np.testing.assert_allclose(x.grad.data, 2 * first[0], rtol=1e-14)
     np.testing.assert_allclose(w.grad.data, 2 * first[1], rtol=1e-14)
@@ -201,14 +398,16 @@ def test_linear_is_one_node():
     x, w, b = cr.randn(2, 3), cr.randn(4, 3, requires_grad=True), cr.randn(4, requires_grad=True)
     y = F.linear(x, w, b)
     assert y.grad_fn.name() == "LinearBackward"
-    assert [getattr(fn, "name", lambda: None)() for fn in y.grad_fn.next_functions] == [None] * 3
+    # straight to the leaves: x needs no gradient, w and b accumulate theirs
+    assert [type(fn).__name__ for fn, _ in y.grad_fn.next_functions] == [
+        "NoneType", "AccumulateGrad", "AccumulateGrad"]
 
 
 def test_cross_entropy_is_one_node():
     z = cr.randn(3, 4, requires_grad=True)
     loss = F.cross_entropy(z, cr.tensor([0, 3, 1]))
     assert loss.grad_fn.name() == "CrossEntropyBackward"
-    assert loss.grad_fn.next_functions[0] is None  # straight to the leaf
+    assert loss.grad_fn.next_functions[0][0].variable is z  # straight to the leaf
 
 
 def test_linear_skips_the_input_gradient_nobody_wants():
@@ -309,7 +508,7 @@ def test_dropout_mask_scaling_and_gradient():
     cr.manual_seed(0)
     x = cr.ones(200, 500, requires_grad=True)
     y = F.dropout(x, 0.3)
-    kept = y.data != 0
+    kept = np.asarray(y) != 0
     assert abs(1 - kept.mean() - 0.3) < 0.01
     np.testing.assert_allclose(y.data[kept], 1 / 0.7, rtol=1e-6)
     (y * 2).sum().backward()

@@ -1,6 +1,7 @@
-"""conv2d, max_pool2d, avg_pool2d: forward and every gradient against PyTorch (float64 to 1e-10,
-float32 to 1e-5) over tables of configurations, central differences on small inputs, max-pool
-ties routed as PyTorch routes them, channel-major inputs (what a conv returns), and the errors."""
+"""conv2d, conv_transpose2d, max_pool2d, avg_pool2d and their 1-D forms: forward and every gradient
+against PyTorch (float64 to 1e-10, float32 to 1e-5) over tables of configurations, central
+differences on small inputs, max-pool ties routed as PyTorch routes them, channel-major inputs
+(what a conv returns), and the errors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.ops.conv import avg_pool2d, conv2d, max_pool2d
+from chainrule.ops.conv import (
+    avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, max_pool1d,
+    max_pool2d,
+)
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -215,16 +219,17 @@ def test_relu_takes_its_big_output_from_the_pool_and_keeps_it_while_referred_to(
     relu = cr.nn.functional.relu
 
     def memory(t):  # where the array's own buffer starts
-        return (t.data.base if t.data.base is not None else t.data).__array_interface__["data"][0]
+        a = np.asarray(t)
+        return (a.base if a.base is not None else a).__array_interface__["data"][0]
 
     rng = np.random.default_rng(14)
     x = cr.tensor(_laid_out(rng.standard_normal((64, 16, 14, 14)).astype(np.float32),
                             "batch_last"), requires_grad=True)  # as conv2d returns it: 784 KiB
     y = relu(x)
     np.testing.assert_array_equal(y.data, np.maximum(x.data, 0))
-    assert y.data.strides == x.data.strides  # a straight pass, in the input's layout
+    assert np.asarray(y).strides == np.asarray(x).strides  # a straight pass, in the input's layout
     loss = (y * y).sum()
-    kept, first = y.data.copy(), memory(y)
+    kept, first = np.array(y), memory(y)
     del y  # the graph still holds it (the product's input and ReLU's saved output)
     assert memory(relu(-x)) != first  # so a new call gets another array
     loss.backward()
@@ -234,7 +239,7 @@ def test_relu_takes_its_big_output_from_the_pool_and_keeps_it_while_referred_to(
     assert memory(again) == first
     np.testing.assert_array_equal(again.data, kept)
     small = relu(cr.tensor(np.ones((128, 256), np.float32)))  # 128 KiB, W1's hidden layer
-    assert small.data.base is None and small.data.flags.owndata  # small: a new array
+    assert np.asarray(small).base is None and np.asarray(small).flags.owndata  # a new array
 
 
 def test_scratch_recycles_only_arrays_nothing_refers_to():
@@ -263,7 +268,7 @@ def test_relu_keeps_the_old_result_where_no_layout_or_byte_order_is_to_be_kept()
     assert swapped.dtype == np.dtype(np.float32) and swapped.data.dtype.isnative
     np.testing.assert_array_equal(swapped.data, np.maximum(x, 0))
     row = cr.tensor(x[:1]).expand(256, 1024)  # broadcast: stride 0 along the batch
-    assert relu(row).data.strides == (4096, 4)  # C order, as np.maximum gives
+    assert np.asarray(relu(row)).strides == (4096, 4)  # C order, as np.maximum gives
     np.testing.assert_array_equal(relu(row).data,
                                   np.maximum(np.broadcast_to(x[:1], (256, 1024)), 0))
 
@@ -378,6 +383,146 @@ def test_max_pool2d_of_integers():
         np.testing.assert_array_equal(y.data, TF.max_pool2d(torch.tensor(x), **kw).numpy())
 
 
+# -- transposed convolutions -----------------------------------------------------------------------
+
+# (input shape, weight shape (C_in, C_out / groups, kh, kw), keyword arguments)
+CONV_T = [
+    ((2, 3, 5, 6), (3, 4, 3, 3), {}),
+    ((2, 3, 5, 6), (3, 4, 3, 2), dict(stride=2)),
+    ((2, 3, 5, 6), (3, 2, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((2, 4, 5, 6), (4, 3, 3, 3), dict(groups=2, stride=(2, 3), padding=(1, 2),
+                                      output_padding=(1, 0), dilation=(1, 2))),
+    ((1, 2, 3, 3), (2, 1, 2, 2), dict(stride=2, dilation=3, output_padding=2)),  # op >= stride
+    ((2, 3, 5, 6), (3, 4, 4, 4), dict(padding=2)),  # padding crops into the full output
+    ((2, 6, 4, 4), (6, 1, 3, 3), dict(groups=6, stride=2, padding=1)),  # depthwise
+    ((3, 5, 6), (3, 2, 3, 3), dict(stride=2)),  # unbatched
+    ((2, 3, 5, 6), (3, 4, 1, 1), {}),  # 1x1
+    ((3, 8, 7, 7), (8, 1, 2, 2), dict(stride=2)),  # a decoder's upsampling: 2x2, stride 2
+]
+CONV_T_IDS = [f"{'x'.join(map(str, s))}*{'x'.join(map(str, w))}-{kw}" for s, w, kw in CONV_T]
+
+
+@DTYPES
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("shape,wshape,kw", CONV_T, ids=CONV_T_IDS)
+def test_conv_transpose2d_matches_pytorch(shape, wshape, kw, bias, dtype):
+    rng = np.random.default_rng(21)
+    out = wshape[1] * kw.get("groups", 1)
+    arrays = [_rand(rng, shape), _rand(rng, wshape), _rand(rng, out) if bias else None]
+    _compare(lambda x, w, b: conv_transpose2d(x, w, b, **kw),
+             lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw), arrays, dtype)
+
+
+@pytest.mark.parametrize("needs", [(False, True, True), (True, False, False), (False, False, True),
+                                   (True, True, False)], ids=str)
+def test_conv_transpose2d_only_the_gradients_asked_for(needs):
+    rng = np.random.default_rng(22)
+    arrays = [_rand(rng, (2, 3, 4, 5)), _rand(rng, (3, 2, 3, 3)), _rand(rng, 2)]
+    _compare(lambda x, w, b: conv_transpose2d(x, w, b, stride=2, padding=1),
+             lambda x, w, b: TF.conv_transpose2d(x, w, b, stride=2, padding=1), arrays,
+             np.float64, needs=list(needs))
+
+
+@pytest.mark.parametrize("shape,wshape,kw", [
+    ((1, 2, 3, 4), (2, 2, 2, 3), {}),
+    ((2, 2, 3, 3), (2, 1, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 4, 2, 3), (4, 1, 2, 2), dict(groups=2, dilation=2, stride=(1, 2))),
+], ids=str)
+def test_conv_transpose2d_gradcheck(shape, wshape, kw):
+    rng = np.random.default_rng(23)
+    out = wshape[1] * kw.get("groups", 1)
+    xs = [cr.tensor(_rand(rng, s), requires_grad=True) for s in (shape, wshape, (out,))]
+    assert cr.autograd.gradcheck(lambda x, w, b: conv_transpose2d(x, w, b, **kw), xs, eps=1e-6,
+                                 atol=1e-7, rtol=1e-6)
+
+
+def test_conv_transpose2d_is_the_input_gradient_of_conv2d():
+    """conv_transpose2d(g, W) is dL/dx of y = conv2d(x, W) for dL/dy = g: the definition."""
+    rng = np.random.default_rng(24)
+    x = cr.tensor(_rand(rng, (2, 3, 10, 8)), requires_grad=True)  # the last row: no window ends
+    w, g = _rand(rng, (4, 3, 3, 2)), _rand(rng, (2, 4, 5, 5))     # on it (output_padding 1)
+    conv2d(x, cr.tensor(w), stride=2, padding=1).backward(cr.tensor(g))
+    y = conv_transpose2d(cr.tensor(g), cr.tensor(w), stride=2, padding=1, output_padding=(1, 0))
+    np.testing.assert_allclose(y.data, x.grad.data, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_conv_transpose2d_any_memory_layout(layout):
+    rng = np.random.default_rng(25)
+    x = _laid_out(_rand(rng, (3, 4, 5, 6)), layout)
+    w = _rand(rng, (4, 2, 3, 3))
+    ours = lambda t: conv_transpose2d(t, cr.tensor(w), stride=2)  # noqa: E731
+    theirs = lambda t: TF.conv_transpose2d(t, torch.tensor(w), stride=2)  # noqa: E731
+    _compare(ours, theirs, [x], np.float64)
+    _compare(lambda t: ours(t) * cr.tensor(_laid_out(np.ones(ours(t).shape), layout)), theirs,
+             [x], np.float64)
+
+
+# -- 1-D convolutions and pools: the 2-D ops on a height of 1 --------------------------------------
+
+CONV1D = [
+    ((2, 3, 9), (4, 3, 3), {}),
+    ((2, 4, 9), (6, 2, 3), dict(groups=2, stride=2, padding=1, dilation=2)),
+    ((2, 3, 9), (4, 3, 4), dict(padding="same")),
+    ((2, 3, 9), (4, 3, 3), dict(padding="valid", stride=3)),
+    ((3, 8), (2, 3, 2), dict(padding=(2,))),  # unbatched, a 1-tuple
+]
+CONV_T1D = [
+    ((2, 3, 6), (3, 4, 3), {}),
+    ((2, 4, 6), (4, 3, 3), dict(groups=2, stride=2, padding=1, dilation=2, output_padding=1)),
+    ((3, 5), (3, 2, 2), dict(stride=3, output_padding=(2,))),  # unbatched
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("shape,wshape,kw", CONV1D, ids=str)
+def test_conv1d_matches_pytorch(shape, wshape, kw, dtype):
+    rng = np.random.default_rng(26)
+    arrays = [_rand(rng, shape), _rand(rng, wshape), _rand(rng, wshape[0])]
+    _compare(lambda x, w, b: conv1d(x, w, b, **kw), lambda x, w, b: TF.conv1d(x, w, b, **kw),
+             arrays, dtype)
+
+
+@DTYPES
+@pytest.mark.parametrize("shape,wshape,kw", CONV_T1D, ids=str)
+def test_conv_transpose1d_matches_pytorch(shape, wshape, kw, dtype):
+    rng = np.random.default_rng(27)
+    arrays = [_rand(rng, shape), _rand(rng, wshape), _rand(rng, wshape[1] * kw.get("groups", 1))]
+    _compare(lambda x, w, b: conv_transpose1d(x, w, b, **kw),
+             lambda x, w, b: TF.conv_transpose1d(x, w, b, **kw), arrays, dtype)
+
+
+POOL1D = [
+    ((2, 3, 9), dict(kernel_size=2)),
+    ((2, 3, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ((2, 3, 10), dict(kernel_size=4, stride=3, padding=2)),
+    ((3, 8), dict(kernel_size=(3,), stride=(1,))),  # unbatched, 1-tuples
+    ((2, 3, 7), dict(kernel_size=2, stride=3, ceil_mode=True)),
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("shape,kw", POOL1D + [((2, 3, 11), dict(kernel_size=3, dilation=2,
+                                                                     stride=2, padding=1))],
+                         ids=str)
+def test_max_pool1d_matches_pytorch(shape, kw, dtype):
+    x = _distinct(np.random.default_rng(28), shape)
+    _compare(lambda t: max_pool1d(t, **kw), lambda t: TF.max_pool1d(t, **kw), [x], dtype)
+    (_, idx), (_, it) = (max_pool1d(cr.tensor(x), **kw, return_indices=True),
+                         TF.max_pool1d(torch.tensor(x), **kw, return_indices=True))
+    assert idx.dtype == np.int64
+    np.testing.assert_array_equal(idx.data, it.numpy())
+
+
+@DTYPES
+@pytest.mark.parametrize("count_include_pad", [True, False], ids=["include_pad", "exclude_pad"])
+@pytest.mark.parametrize("shape,kw", POOL1D, ids=str)
+def test_avg_pool1d_matches_pytorch(shape, kw, count_include_pad, dtype):
+    x = _rand(np.random.default_rng(29), shape)
+    kw = dict(kw, count_include_pad=count_include_pad)
+    _compare(lambda t: avg_pool1d(t, **kw), lambda t: TF.avg_pool1d(t, **kw), [x], dtype)
+
+
 # -- errors ----------------------------------------------------------------------------------------
 
 ERRORS = [
@@ -402,7 +547,60 @@ ERRORS = [
      "conv2d: expected bias of shape (8,) for weight of shape (8, 1, 3, 3), got bias of shape "
      "(4,)"),
     (lambda: conv2d(cr.zeros(1, 1, 5, 5, dtype=cr.float64), cr.zeros(8, 1, 3, 3)),
-     "conv2d: input (float64) and weight (float32) must have the same dtype"),
+     "conv2d: expected scalar type Double but found Float: input float64 of shape (1, 1, 5, 5), "
+     "weight float32 of shape (8, 1, 3, 3); convert the input with .float() (or the layer with "
+     ".double())"),
+    (lambda: conv2d(cr.zeros(1, 1, 5, 5, dtype=cr.float64), cr.zeros(8, 1, 3, 3), cr.zeros(8)),
+     "conv2d: Input type (double) and bias type (float) should be the same: input float64 of "
+     "shape (1, 1, 5, 5), bias float32 of shape (8,); convert the input with .float() (or the "
+     "layer with .double())"),
+    (lambda: conv2d(cr.zeros(1, 1, 5, 5, dtype=cr.int64), cr.zeros(8, 1, 3, 3)),
+     "conv2d: expected scalar type Long but found Float: input int64 of shape (1, 1, 5, 5), "
+     "weight float32 of shape (8, 1, 3, 3); convert the input with .float()"),
+    # 1-D and transposed
+    (lambda: conv1d(cr.zeros(2, 3, 5, 5), cr.zeros(4, 3, 3)),
+     "conv1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got input of shape (2, 3, 5, 5)"),
+    (lambda: conv1d(cr.zeros(2, 3, 5), cr.zeros(4, 3, 3, 3)),
+     "conv1d: expected a 3-D weight (out_channels, in_channels / groups, k), got weight of shape "
+     "(4, 3, 3, 3)"),
+    (lambda: conv1d(cr.zeros(2, 3, 2), cr.zeros(4, 3, 3), dilation=2),
+     "conv1d: input of size 2 (after padding) is smaller than the (dilated) kernel 5"),
+    (lambda: conv1d(cr.zeros(2, 3, 5), cr.zeros(4, 3, 3), stride=(1, 1)),
+     "conv1d: stride must be an int or a tuple of one int, got (1, 1)"),
+    (lambda: conv1d(cr.zeros(2, 3, 5), cr.zeros(4, 3, 3), stride=2, padding="same"),
+     "conv1d: padding='same' is not supported for strided convolutions (stride=(2,))"),
+    (lambda: conv_transpose2d(cr.zeros(1, 4, 5, 5), cr.zeros(2, 3, 3, 3)),
+     "conv_transpose2d: expected input with 2 channels for weight of shape (2, 3, 3, 3), got input "
+     "of shape (1, 4, 5, 5)"),
+    (lambda: conv_transpose2d(cr.zeros(1, 4, 5, 5), cr.zeros(4, 3, 3, 3), cr.zeros(3), groups=2),
+     "conv_transpose2d: expected bias of shape (6,) for weight of shape (4, 3, 3, 3), got bias of "
+     "shape (3,)"),
+    (lambda: conv_transpose2d(cr.zeros(1, 3, 5, 5), cr.zeros(3, 3, 3, 3), groups=2),
+     "conv_transpose2d: in_channels (3) of weight of shape (3, 3, 3, 3) must be divisible by "
+     "groups=2"),
+    (lambda: conv_transpose2d(cr.zeros(1, 2, 5, 5), cr.zeros(2, 3, 3, 3), stride=2,
+                              output_padding=2),
+     "conv_transpose2d: output_padding (2, 2) must be smaller than either stride (2, 2) or "
+     "dilation (1, 1)"),
+    (lambda: conv_transpose2d(cr.zeros(1, 2, 1, 1), cr.zeros(2, 3, 2, 2), padding=1),
+     "conv_transpose2d: the output of input of size (1, 1) would have size (0, 0) (padding "
+     "(1, 1)): it must be positive; use less padding"),
+    (lambda: conv_transpose2d(cr.zeros(1, 2, 5, 5, dtype=cr.float64), cr.zeros(2, 3, 3, 3)),
+     "conv_transpose2d: expected scalar type Double but found Float: input float64 of shape "
+     "(1, 2, 5, 5), weight float32 of shape (2, 3, 3, 3); convert the input with .float() (or the "
+     "layer with .double())"),
+    (lambda: conv_transpose1d(cr.zeros(1, 2, 5), cr.zeros(2, 3, 3), stride=2, output_padding=3),
+     "conv_transpose1d: output_padding (3,) must be smaller than either stride (2,) or dilation "
+     "(1,)"),
+    (lambda: max_pool1d(cr.zeros(1, 1, 5), 2, padding=2),
+     "max_pool1d: padding 2 must be at most half the kernel size 2"),
+    (lambda: max_pool1d(cr.zeros(1, 1, 5), 3, dilation=3),
+     "max_pool1d: input of size 5 (padding 0) is too small for the kernel 3 with dilation 3: the "
+     "output would be 0"),
+    (lambda: avg_pool1d(cr.zeros(1, 1, 5, 5), 2),
+     "avg_pool1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got input of shape (1, 1, 5, 5)"),
+    (lambda: avg_pool1d(cr.zeros(1, 1, 5), (2, 2)),
+     "avg_pool1d: kernel_size must be an int or a tuple of one int, got (2, 2)"),
     (lambda: conv2d(cr.zeros(1, 1, 5, 5), cr.zeros(8, 1, 3, 3), stride=2, padding="same"),
      "conv2d: padding='same' is not supported for strided convolutions (stride=(2, 2))"),
     (lambda: conv2d(cr.zeros(1, 1, 5, 5), cr.zeros(8, 1, 3, 3), padding="full"),

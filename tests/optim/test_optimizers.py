@@ -38,7 +38,35 @@ CASES = [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
     ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "initial_accumulator_value": 0.5}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "eps": 1e-6, "maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 0.01, "betas": (0.3, 0.9), "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True,
+               "maximize": True}),
+    ("RAdam", {}),  # rho_t > 5 from step 6 on: both branches
+    ("RAdam", {"lr": 0.01, "betas": (0.3, 0.5), "eps": 1e-6}),  # never rectified
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.5, "eps": 1e-4}),
+    ("Adadelta", {"weight_decay": 0.1}),
+    ("Adadelta", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
+    ("Adadelta", {"lr": 0.1, "maximize": True}),
+    ("Adamax", {}),
+    ("Adamax", {"lr": 0.01, "betas": (0.3, 0.5), "eps": 1e-6}),
+    ("Adamax", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}),
 ]
+
+
+def train_both(opt, ref, ours, theirs, dtype, steps=STEPS):
+    """Step both optimizers on the same gradients; the parameters must stay together."""
+    for grads in gradients(dtype, steps):
+        set_grads(ours, grads)
+        set_grads(theirs, grads)
+        opt.step()
+        ref.step()
+    assert_close(ours, theirs, dtype)
 
 
 def ids(case):
@@ -53,31 +81,58 @@ def test_matches_torch(case, dtype):
     ours, theirs = make_params(dtype)
     opt = getattr(cr.optim, name)(ours, **options)
     ref = getattr(torch.optim, name)(theirs, foreach=False, **options)
-    arrays = [p.data for p in ours]
-    for grads in gradients(dtype, STEPS):
-        set_grads(ours, grads)
-        set_grads(theirs, grads)
-        opt.step()
-        ref.step()
-    assert_close(ours, theirs, dtype)
-    assert all(p.data is a for p, a in zip(ours, arrays)), "updates must be in place"
-    for p in ours:  # state in the parameter's dtype, step counts as numbers
+    arrays = [np.asarray(p) for p in ours]
+    train_both(opt, ref, ours, theirs, dtype)
+    assert all(np.asarray(p) is a for p, a in zip(ours, arrays)), "updates must be in place"
+    for p, q in zip(ours, theirs):  # state in the parameter's dtype, step counts as numbers
+        assert opt.state[p].keys() == ref.state[q].keys()
         for key, value in opt.state[p].items():
             if isinstance(value, cr.Tensor):
                 assert value.dtype == dtype and value.shape == p.shape, key
+            elif key == "mu_product":  # NAdam's, a float32 number as in PyTorch
+                assert type(value) is float and value == ref.state[q][key].item()
             else:
                 assert key == "step" and value == STEPS
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
-def test_defaults_match_torch(name):
+NAMES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adadelta", "Adamax",
+         "LBFGS"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signature_matches_torch(name):
+    """Every option has PyTorch's name, default, position and kind (positional or keyword-only),
+    so that any call PyTorch takes means the same here. foreach, capturable and fused choose
+    between PyTorch's implementations of one update: accepted, and they change nothing."""
     import inspect
 
-    ours = inspect.signature(getattr(cr.optim, name)).parameters
-    theirs = inspect.signature(getattr(torch.optim, name)).parameters
-    for key, param in ours.items():
-        if key != "params":
-            assert param.default == theirs[key].default, key
+    def options(cls):
+        return [(p.name, p.default, p.kind) for p in inspect.signature(cls).parameters.values()]
+
+    assert options(getattr(cr.optim, name)) == options(getattr(torch.optim, name))
+
+
+@pytest.mark.parametrize("name, call", [
+    ("Adadelta", lambda m, p: m.Adadelta(p, 0.5, 0.9, 1e-6, 0.1, False)),  # foreach: positional
+    ("Adamax", lambda m, p: m.Adamax(p, 0.01, (0.9, 0.99), 1e-8, 0.1, False, maximize=True)),
+    ("RMSprop", lambda m, p: m.RMSprop(p, 0.01, 0.9, 1e-8, 0, 0.5, True, False, False, True)),
+    ("Adagrad", lambda m, p: m.Adagrad(p, 0.1, 0.01, 0.1, 0, 1e-10, False, fused=None)),
+    ("Adam", lambda m, p: m.Adam(p, 0.01, foreach=False, capturable=False, fused=False)),
+    ("NAdam", lambda m, p: m.NAdam(p, 0.01, foreach=True, capturable=False)),
+    ("RAdam", lambda m, p: m.RAdam(p, 0.01, foreach=False, differentiable=False)),
+    ("SGD", lambda m, p: m.SGD(p, 0.1, 0.9, foreach=False, fused=None)),
+])
+def test_implementation_switches_are_accepted(name, call):
+    ours, theirs = make_params(np.float64)
+    opt, ref = call(cr.optim, ours), call(torch.optim, theirs)
+    train_both(opt, ref, ours, theirs, np.float64, steps=10)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "LBFGS"])
+def test_differentiable_step_is_refused(name):
+    (p,), _ = make_params(np.float32, shapes=[(2,)])
+    with pytest.raises(RuntimeError, match=f"{name}: differentiable=True is not supported"):
+        getattr(cr.optim, name)([p], differentiable=True)
 
 
 def test_adamw_default_weight_decay():
@@ -86,7 +141,7 @@ def test_adamw_default_weight_decay():
     assert cr.optim.AdamW([p]).param_groups[0]["decoupled_weight_decay"] is True
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "LBFGS"])
 def test_params_without_grad_are_skipped(name):
     """A parameter whose grad is None (unused this step) is not updated and its state not
     advanced, as in PyTorch."""
@@ -123,6 +178,30 @@ def test_param_groups_with_different_options():
     assert_close(ours, theirs, np.float32)
 
 
+GROUPS = [
+    ("NAdam", {"lr": 0.01}, {"momentum_decay": 0.01, "weight_decay": 0.1},
+     {"betas": (0.5, 0.9), "decoupled_weight_decay": True, "weight_decay": 0.1}),
+    ("RAdam", {"lr": 0.01}, {"betas": (0.3, 0.5)},
+     {"weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
+    ("Adadelta", {"lr": 0.5}, {"rho": 0.5, "lr": 0.1}, {"eps": 1e-4, "weight_decay": 0.1}),
+    ("Adamax", {"lr": 0.01}, {"betas": (0.5, 0.9)}, {"lr": 0.05, "maximize": True}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name, options, second, third", GROUPS, ids=[g[0] for g in GROUPS])
+def test_groups_with_their_own_options(name, options, second, third, dtype):
+    ours, theirs = make_params(dtype)
+
+    def groups(params):
+        return [{"params": params[:2]}, {"params": params[2:4], **second},
+                {"params": params[4:], **third}]
+
+    opt = getattr(cr.optim, name)(groups(ours), **options)
+    ref = getattr(torch.optim, name)(groups(theirs), foreach=False, **options)
+    train_both(opt, ref, ours, theirs, dtype)
+
+
 def test_add_param_group_and_changing_lr_midway():
     ours, theirs = make_params(np.float64)
     opt = cr.optim.Adam(ours[:3], lr=0.01)
@@ -148,7 +227,7 @@ def test_sgd_mixed_dtypes_in_one_group():
     rng = np.random.default_rng(3)
     ours = [cr.tensor(rng.standard_normal(s).astype(d), requires_grad=True)
             for s, d in zip(shapes, dtypes)]
-    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    theirs = [torch.tensor(np.array(p), requires_grad=True) for p in ours]
     opt = cr.optim.SGD(ours, lr=0.3)
     ref = torch.optim.SGD(theirs, lr=0.3, foreach=False)
     for _ in range(3):
@@ -162,6 +241,45 @@ def test_sgd_mixed_dtypes_in_one_group():
         # last bits only (PyTorch fuses p + alpha * g); lr in float32 would be off by ~1e-8
         rtol = 1e-6 if p.dtype == np.float32 else 1e-14
         np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "LBFGS"])
+def test_step_changes_the_version(name):
+    """A step changes each updated parameter in place, as PyTorch's does: a graph that saved the
+    old value refuses to backward, and a parameter without a gradient keeps its version."""
+    (w, unused), _ = make_params(np.float64, shapes=[(3,), (2,)])
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * w).sum()
+    opt = getattr(cr.optim, name)([w, unused], lr=0.1)
+    w.grad = cr.ones(3, dtype=np.float64)
+    before = (w._version, unused._version)
+    opt.step()
+    assert w._version > before[0] and unused._version == before[1]
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_nadam_mu_product_follows_the_default_dtype():
+    """PyTorch keeps NAdam's mu_product in a tensor of the default dtype: float32 numbers, or
+    float64 ones after set_default_dtype(float64)."""
+    old, ref_old = cr.get_default_dtype(), torch.get_default_dtype()
+    try:
+        for dtype, ref_dtype in ((np.float64, torch.float64), (np.float32, torch.float32)):
+            cr.set_default_dtype(dtype)
+            torch.set_default_dtype(ref_dtype)
+            ours, theirs = make_params(np.float64, shapes=[(4,)])
+            opt = cr.optim.NAdam(ours, lr=0.1, momentum_decay=0.2)
+            ref = torch.optim.NAdam(theirs, lr=0.1, momentum_decay=0.2, foreach=False)
+            for grads in gradients(np.float64, 30, shapes=[(4,)]):
+                set_grads(ours, grads)
+                set_grads(theirs, grads)
+                opt.step()
+                ref.step()
+            assert opt.state[ours[0]]["mu_product"] == ref.state[theirs[0]]["mu_product"].item()
+            assert_close(ours, theirs, np.float64)
+    finally:
+        cr.set_default_dtype(old)
+        torch.set_default_dtype(ref_old)
 
 
 def test_sgd_rejects_integer_parameters():
@@ -232,7 +350,7 @@ def test_small_model_matches_torch():
     ours = [l1.weight, l1.bias, l2.weight, l2.bias]
     theirs = [ref_model[0].weight, ref_model[0].bias, ref_model[2].weight, ref_model[2].bias]
     for p, q in zip(ours, theirs):
-        p.data = q.detach().numpy().copy()
+        p.data = cr.from_numpy(q.detach().numpy().copy())
     opt = cr.optim.Adam(ours, lr=0.01, weight_decay=1e-3)
     ref = torch.optim.Adam(theirs, lr=0.01, weight_decay=1e-3, foreach=False)
     rng = np.random.default_rng(0)
@@ -277,6 +395,28 @@ INVALID = [
     ("Adagrad", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
     ("Adagrad", {"initial_accumulator_value": -1}, "Invalid initial_accumulator_value value: -1"),
     ("Adagrad", {"eps": -1}, "Invalid epsilon value: -1"),
+    ("NAdam", {"lr": -1}, "Invalid learning rate: -1"),
+    ("NAdam", {"eps": -1}, "Invalid epsilon value: -1"),
+    ("NAdam", {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0: 1.0"),
+    ("NAdam", {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
+    ("NAdam", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
+    ("NAdam", {"momentum_decay": -1}, "Invalid momentum_decay value: -1"),
+    ("RAdam", {"lr": -1}, "Invalid learning rate: -1"),
+    ("RAdam", {"eps": -1}, "Invalid epsilon value: -1"),
+    ("RAdam", {"betas": (-0.1, 0.999)}, "Invalid beta parameter at index 0: -0.1"),
+    ("RAdam", {"betas": (0.9, 1.5)}, "Invalid beta parameter at index 1: 1.5"),
+    ("RAdam", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
+    ("Adadelta", {"lr": -1}, "Invalid learning rate: -1"),
+    ("Adadelta", {"rho": 1.5}, "Invalid rho value: 1.5"),
+    ("Adadelta", {"rho": -0.1}, "Invalid rho value: -0.1"),
+    ("Adadelta", {"eps": -1}, "Invalid epsilon value: -1"),
+    ("Adadelta", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
+    ("Adamax", {"lr": -1}, "Invalid learning rate: -1"),
+    ("Adamax", {"eps": -1}, "Invalid epsilon value: -1"),
+    ("Adamax", {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0: 1.0"),
+    ("Adamax", {"betas": (0.9, -1)}, "Invalid beta parameter at index 1: -1"),
+    ("Adamax", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
+    ("LBFGS", {"lr": -1}, "Invalid learning rate: -1"),
 ]
 
 

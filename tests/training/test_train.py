@@ -37,7 +37,7 @@ def _cfg(tmp_path, name, **kw):
 
 
 def _weights(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: np.array(v) for k, v in model.state_dict().items()}
 
 
 def test_training_learns(tmp_path):

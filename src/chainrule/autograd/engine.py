@@ -105,7 +105,7 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
             fn = t.grad_fn
             if fn is not None and in_grads is not None:  # a chain, the common case: the loop
                 g = in_grads                              # below, inlined for one edge
-                data = t.data
+                data = t._data
                 if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                     g = _conform(g, data, node)
                 if special:  # t may have been changed in place since: the history node saw
@@ -125,7 +125,7 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
         for t, g, need in edges:
             if g is None or not need:
                 continue
-            data = t.data
+            data = t._data
             if type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                 g = _conform(g, data, node)
             fn = t.grad_fn
@@ -138,13 +138,13 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
                     pending[fn] = g
                     top = fn if top is None else _wait(heap, top, fn)
             elif t._grad is not None:  # a leaf: accumulate (in place: a new version of .grad)
-                t._grad.data += g
-                versions.bump(t._grad.data)
+                t._grad._data += g
+                versions.bump(t._grad._data)
             else:  # a leaf's first gradient: _deliver's last lines, inlined (once per leaf)
                 grad = _new(Tensor)
                 # a copy where g may be shared (a view, another edge's, or the incoming one):
                 # .grad owns its array
-                grad.data = (g.copy() if g is grad_output or g.base is not None or g is previous
+                grad._data = (g.copy() if g is grad_output or g.base is not None or g is previous
                              or len(inputs) > 2 else g)
                 grad._grad = grad.grad_fn = None
                 grad.requires_grad = False
@@ -222,10 +222,10 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                     if leaves is not None:
                         leaves.arrive(t, None, node)
                     continue
-                data = t.data
+                data = t._data
                 if graph:
-                    if (not isinstance(g, Tensor) or g.data.shape != data.shape
-                            or g.data.dtype != data.dtype):
+                    if (not isinstance(g, Tensor) or g._data.shape != data.shape
+                            or g._data.dtype != data.dtype):
                         g = conform_graph(g, data, node)
                 elif type(g) is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
                     g = _conform(g, data, node)
@@ -273,7 +273,7 @@ def _watch(node, grad_output, capture, graph, run=True):
         if t._grad is None or graph:
             _deliver(t, grad_output, True, None, graph, None)
         else:  # a retained gradient is summed out of place, as PyTorch's retain_grad hook does
-            t._grad = _make(t._grad.data + np.asarray(getattr(grad_output, "data", grad_output)),
+            t._grad = _make(t._grad._data + np.asarray(getattr(grad_output, "_data", grad_output)),
                             None)
     return grad_output
 
@@ -292,7 +292,7 @@ def _conform(g, data, node) -> np.ndarray:
     if type(g) is np.ndarray and g.shape == data.shape and g.dtype is data.dtype:
         return g
     if type(g) is not np.ndarray:
-        g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=data.dtype)
+        g = np.asarray(g._data if isinstance(g, Tensor) else g, dtype=data.dtype)
     if g.shape != data.shape:
         g = unbroadcast(g, data.shape, node.name())
     if g.dtype != data.dtype:
@@ -318,12 +318,12 @@ def _deliver(t, g, shared, capture, graph, leaves):
             t._grad = t._grad + g
         return
     if isinstance(g, Tensor):
-        g = g.data
+        g = g._data
     if t._grad is None:
         t._grad = _make(g.copy() if shared else g, None)
     else:  # in place, as PyTorch's first-order backward (also into a .grad create_graph made)
-        t._grad.data += g
-        versions.bump(t._grad.data)
+        t._grad._data += g
+        versions.bump(t._grad._data)
 
 
 # -- what autograd.grad runs --------------------------------------------------------------------
@@ -379,7 +379,7 @@ def _seed(t, g, op, graph):
                            "a grad_fn (did you create it under no_grad, or forget "
                            "requires_grad=True on its inputs?)")
     if g is None:
-        data = t.data
+        data = t._data
         if data.size != 1:
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
                                f"the tensor has shape {t.shape}: pass gradient= of that shape, "
@@ -391,7 +391,7 @@ def _seed(t, g, op, graph):
         if g.shape != t.shape:
             raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")
         return g if g.dtype == t.dtype else g.to(t.dtype)
-    g = np.asarray(getattr(g, "data", g), dtype=t.dtype)
+    g = np.asarray(getattr(g, "_data", g), dtype=t.dtype)
     if g.shape != t.shape:
         raise RuntimeError(f"{op}: grad has shape {g.shape} but tensor has shape {t.shape}")
     return _make(g, None) if graph else g
@@ -492,10 +492,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         elif create_graph:
             result.append(g if isinstance(g, Tensor) else _make(np.asarray(g), None))
         else:
-            g = g.data if isinstance(g, Tensor) else g
+            g = g._data if isinstance(g, Tensor) else g
             # a copy only where the array may be shared (a view, a constant, another result's)
             if (g.base is not None or not g.flags.writeable or g.dtype != t.dtype
-                    or any(g is r.data for r in result if r is not None)):
+                    or any(g is r._data for r in result if r is not None)):
                 g = np.array(g, dtype=t.dtype)
             result.append(_make(g, None))
     return tuple(result)

@@ -14,6 +14,7 @@ same lines then record the backward pass as a graph, which can be differentiated
 from __future__ import annotations
 
 import itertools
+import weakref
 
 import numpy as np
 
@@ -162,8 +163,20 @@ class Function:
 
     @property
     def next_functions(self):
-        """The nodes that made this node's inputs (``None`` for leaves and constants)."""
-        return tuple(getattr(t, "grad_fn", None) for t in self.inputs)
+        """PyTorch's pairs ``((node, 0), ...)``, one per tensor input: the node that made it, an
+        ``AccumulateGrad`` for a leaf that requires grad, ``None`` for a tensor that needs no
+        gradient (and for the Python number of ``x * 2``, as PyTorch shows it). Walk the graph
+        with ``grad_fn.next_functions[0][0]``; the inputs themselves are in ``inputs``."""
+        pairs = [(_next_node(t), 0) for t in self.inputs if isinstance(t, Tensor)]
+        if self.number_operand and len(self.inputs) == 2:
+            a, b = self.inputs
+            if type(b) in (int, float) or (self.number_operand == "any" and type(a) in (int, float)):
+                pairs.append((None, 0))
+        return tuple(pairs)
+
+    # "any": a Python number operand shows as (None, 0) after the tensor (PyTorch turns it into
+    # a tensor: add, mul); "second": only as the second operand (sub, div; 1 - x is rsub there)
+    number_operand = None
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
@@ -182,7 +195,7 @@ class Function:
         try:
             if b is _ONE_INPUT and not kwargs:  # one input (then rest is empty too)
                 if isinstance(a, Tensor):
-                    va = a.data
+                    va = a._data
                     record = a.requires_grad and (state.grad_everywhere or _local.grad_enabled)
                 else:
                     va = a
@@ -199,13 +212,13 @@ class Function:
                 out = cls.forward(ctx, va)
             elif not (rest or kwargs):  # two inputs
                 if isinstance(a, Tensor):
-                    va = a.data
+                    va = a._data
                     ra = a.requires_grad
                 else:
                     va = a
                     ra = False
                 if isinstance(b, Tensor):
-                    vb = b.data
+                    vb = b._data
                     rb = b.requires_grad
                 else:
                     vb = b
@@ -247,11 +260,43 @@ class Function:
             if record:
                 _anomaly.remember_stack(ctx)
         t = _new(Tensor)  # what _make does, inlined: this runs once per op
-        t.data = out
+        t._data = out
         t._grad = None
         t.grad_fn = ctx if record else None
         t.requires_grad = record
         return t
+
+
+class AccumulateGrad:
+    """What ``next_functions`` shows for a leaf that requires grad, as PyTorch: the place where
+    backward accumulates into ``variable.grad`` (chainrule's engine does that itself; this node
+    is only for looking at the graph). The same leaf gives the same object while it is held."""
+
+    __slots__ = ("variable", "__weakref__")
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+_accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad, while held
+
+
+def _next_node(t):
+    """The node a gradient flows into from here: t's grad_fn, an AccumulateGrad for a leaf that
+    requires grad, None for a tensor that needs none."""
+    if t.grad_fn is not None or not t.requires_grad:
+        return t.grad_fn
+    node = _accumulators.get(id(t))
+    if node is None or node.variable is not t:
+        node = _accumulators[id(t)] = AccumulateGrad(t)
+    return node
 
 
 def _fresh(inputs):
@@ -300,12 +345,12 @@ def _apply_tensors(cls, *args, **kwargs):
         raise RuntimeError(f"{cls.__name__}.forward returned {len(out)} outputs; a chainrule "
                            "Function returns one tensor (return the outputs as separate "
                            "Functions, or stack them into one tensor)")
-    data = out.data if isinstance(out, Tensor) else np.asarray(out)
-    if record and any(m is out or getattr(m, "data", m) is data
+    data = out._data if isinstance(out, Tensor) else np.asarray(out)
+    if record and any(m is out or getattr(m, "_data", m) is data
                       for m in ctx.__dict__.get("_non_differentiable", ())):
         record = False
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t._grad = None
     t.grad_fn = ctx if record else None
     t.requires_grad = record
@@ -321,10 +366,10 @@ def backward_arrays(node, grad_output):
         grads = type(node).backward(node, _wrap(grad_output))
     # an array that is also a tensor's of yours (a saved one, an input's) is copied: a leaf's
     # .grad made of it would share its memory, and the next backward would add into it
-    held = [t.data for t in getattr(node, "saved", ()) + node.inputs if isinstance(t, Tensor)]
+    held = [t._data for t in getattr(node, "saved", ()) + node.inputs if isinstance(t, Tensor)]
     if isinstance(grads, (tuple, list)):
-        return tuple(_own(g.data, held) if isinstance(g, Tensor) else g for g in grads)
-    return _own(grads.data, held) if isinstance(grads, Tensor) else grads
+        return tuple(_own(g._data, held) if isinstance(g, Tensor) else g for g in grads)
+    return _own(grads._data, held) if isinstance(grads, Tensor) else grads
 
 
 def _own(a, held):
@@ -333,7 +378,7 @@ def _own(a, held):
 
 def _wrap(a):
     t = _new(Tensor)
-    t.data = a
+    t._data = a
     t._grad = t.grad_fn = None
     t.requires_grad = False
     return t
@@ -410,7 +455,7 @@ def _args(a, b, rest) -> tuple:
 
 def _values(args) -> list:
     """apply's positional inputs as arrays (Tensors unwrapped) or numbers, as forward gets them."""
-    return [x.data if isinstance(x, Tensor) else x for x in args]
+    return [x._data if isinstance(x, Tensor) else x for x in args]
 
 
 def _shape_error(cls, values, err):

@@ -26,15 +26,15 @@ def numerical_jacobian(func, inputs, eps: float = 1e-6):
             if not getattr(x, "requires_grad", False):
                 jac.append(None)
                 continue
-            data = x.data  # perturbed in place, element by element (any memory layout)
+            data = x._data  # perturbed in place, element by element (any memory layout)
             cols = []
             for k in range(data.size):
                 at = np.unravel_index(k, data.shape)
                 orig = data[at]
                 data[at] = orig + eps
-                plus = np.concatenate([np.asarray(o.data, np.float64).ravel() for o in _outputs(func(*inputs))])
+                plus = np.concatenate([np.asarray(o._data, np.float64).ravel() for o in _outputs(func(*inputs))])
                 data[at] = orig - eps
-                minus = np.concatenate([np.asarray(o.data, np.float64).ravel() for o in _outputs(func(*inputs))])
+                minus = np.concatenate([np.asarray(o._data, np.float64).ravel() for o in _outputs(func(*inputs))])
                 data[at] = orig
                 cols.append((plus - minus) / (2 * eps))
             jac.append(np.stack(cols, axis=1) if cols else np.zeros((0, 0)))
@@ -46,12 +46,12 @@ def analytical_jacobian(func, inputs):
     from .engine import grad
     outs = _outputs(func(*inputs))
     wanted = [x for x in inputs if getattr(x, "requires_grad", False)]
-    n_out = sum(o.data.size for o in outs)
-    jac = [np.zeros((n_out, x.data.size)) if getattr(x, "requires_grad", False) else None
+    n_out = sum(o._data.size for o in outs)
+    jac = [np.zeros((n_out, x._data.size)) if getattr(x, "requires_grad", False) else None
            for x in inputs]
     row = 0
     for o in outs:
-        for j in range(o.data.size if o.requires_grad else 0):
+        for j in range(o._data.size if o.requires_grad else 0):
             seed = np.zeros(o.shape, o.dtype)
             seed.reshape(-1)[j] = 1
             gi = iter(grad([o], wanted, [seed], retain_graph=True, allow_unused=True))
@@ -59,8 +59,8 @@ def analytical_jacobian(func, inputs):
                 if jac[i] is not None:
                     g = next(gi)
                     if g is not None:
-                        jac[i][row + j] = g.data.reshape(-1)
-        row += o.data.size
+                        jac[i][row + j] = g._data.reshape(-1)
+        row += o._data.size
     return jac
 
 

@@ -87,7 +87,7 @@ def through_hooks(hooks, g, graph):
     out = run_grad_hooks(hooks, g if graph else _make(g, None))
     if graph:
         return out if isinstance(out, Tensor) else _make(np.asarray(out), None)
-    return out.data if isinstance(out, Tensor) else np.asarray(out)
+    return out._data if isinstance(out, Tensor) else np.asarray(out)
 
 
 class _LeafHooks:

@@ -27,9 +27,9 @@ def rebase(self, op: str, fn, *args, **kwargs):
     ``self``."""
     view = self.grad_fn
     if (view is not None and view.view  # a view of another tensor of the graph: change the base
-            and versions._owner(self.data) is versions._owner(view.inputs[0].data)):
+            and versions._owner(self._data) is versions._owner(view.inputs[0]._data)):
         return _rebase_view(self, op, fn, args, kwargs)
-    data = self.data
+    data = self._data
     if view is None and versions._owner(data) is not data:
         raise RuntimeError(
             f"{op}: this tensor shares its memory with another array (a view of a tensor that "
@@ -38,18 +38,18 @@ def rebase(self, op: str, fn, *args, **kwargs):
     old = _make(data, view)
     new = fn(old, *(old if a is self else a for a in args), **kwargs)
     node = new.grad_fn
-    if new.data.shape != data.shape:
+    if new._data.shape != data.shape:
         raise RuntimeError(f"{op}: output with shape {list(data.shape)} doesn't match the "
-                           f"broadcast shape {list(new.data.shape)}")
+                           f"broadcast shape {list(new._data.shape)}")
     if node is None:  # nothing to record after all (e.g. the value is a constant)
-        np.copyto(data, new.data, casting="unsafe")
+        np.copyto(data, new._data, casting="unsafe")
         versions.bump(data)
         return self
     _keep_old(node, old)
     _unlink(node, self, old)
-    np.copyto(data, new.data, casting="unsafe")
+    np.copyto(data, new._data, casting="unsafe")
     versions.bump(data)
-    node.saved = tuple(data if s is new.data else s for s in node.saved)  # its output is self now
+    node.saved = tuple(data if s is new._data else s for s in node.saved)  # its output is self now
     node.seq = _next_seq()  # made after the change it records
     _replaces(node, self)
     self.requires_grad = True
@@ -61,12 +61,12 @@ def _keep_old(node, old):
     """``node`` is about to have its input ``old`` overwritten: if it saved that memory, it
     keeps a copy instead (the values it saw)."""
     saved = getattr(node, "saved", ())
-    data = old.data
+    data = old._data
     if any(s is not None and versions._owner(s) is versions._owner(data) for s in saved
            if isinstance(s, np.ndarray)):
         before = data.copy()
         node.saved = tuple(before if s is data else s for s in saved)
-        old.data = before
+        old._data = before
     else:
         node.saved = saved
 
@@ -115,7 +115,7 @@ def _rebase_view(self, op, fn, args, kwargs):
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location (it is an expand() view); "
                            "clone() it first")
-    old = _make(self.data, view)  # self's value and history now (self gets a new history below)
+    old = _make(self._data, view)  # self's value and history now (self gets a new history below)
     new = fn(old, *(old if a is self else a for a in args), **kwargs)
     if new.grad_fn is not None:
         _keep_old(new.grad_fn, old)
@@ -132,7 +132,7 @@ def _write_view(base, view, value):
     if kind == "getitem":
         return IndexPut.apply(base, value, index=view.index)
     if kind == "view":
-        value = View.apply(value, base.data.shape)
+        value = View.apply(value, base._data.shape)
     elif kind == "permute":
         value = Permute.apply(value, tuple(np.argsort(view.dims)))
     return IndexPut.apply(base, value, index=...)
@@ -158,7 +158,7 @@ def fresh(t):
     if view is not None and view.view:
         base = fresh(view.inputs[0])
         if (base.grad_fn is not None and base.grad_fn.seq > view.seq
-                and versions._owner(t.data) is versions._owner(base.data)):  # (still a view:
+                and versions._owner(t._data) is versions._owner(base._data)):  # (still a view:
             _replaces(_again(view, base).grad_fn, t)  # not a copy an in-place op kept of it)
     return t
 

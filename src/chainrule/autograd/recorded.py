@@ -19,9 +19,9 @@ def conform_graph(g, data, node):
     recorded too)."""
     if not isinstance(g, Tensor):
         g = _make(np.asarray(g, dtype=data.dtype), None)
-    if g.data.shape != data.shape:
+    if g._data.shape != data.shape:
         g = unbroadcast(g, data.shape, node.name())
-    if g.data.dtype != data.dtype:
+    if g._data.dtype != data.dtype:
         g = g.to(data.dtype)
     return g
 
@@ -51,14 +51,14 @@ def _unpack(node, saved, out):
     inputs = node.inputs
     unpacked = []
     for s in saved:
-        data = s.data if isinstance(s, Tensor) else s
+        data = s._data if isinstance(s, Tensor) else s
         if type(data) is _ndarray:
             for t in inputs:
-                if isinstance(t, Tensor) and t.data is data:
+                if isinstance(t, Tensor) and t._data is data:
                     s = t
                     break
             else:
-                if out is not None and out.data is data:
+                if out is not None and out._data is data:
                     s = out
         unpacked.append(s)
     return tuple(unpacked)
@@ -70,7 +70,7 @@ def _composite_backward(node, grad_output):
     cls = type(node)
     inputs = node.inputs
     # the composite runs on the inputs as they are now: they must be as the forward saw them
-    check_saved(node, [t.data for t in inputs if isinstance(t, Tensor)], None, inputs=True)
+    check_saved(node, [t._data for t in inputs if isinstance(t, Tensor)], None, inputs=True)
     wanted = [i for i, need in enumerate(node.needs_input_grad) if need]
     floor = _next_seq()
     y = cls.composite(node, *inputs, **getattr(node, "kwargs", {}))
@@ -87,7 +87,7 @@ def _composite_backward(node, grad_output):
 def _once(node, grad_output):
     """A backward marked ``once_differentiable``: run on arrays; the results get a node that
     raises if anyone differentiates through it (PyTorch's DelayedError)."""
-    node_grads = node.backward(node, grad_output.data)  # arrays in, arrays out
+    node_grads = node.backward(node, grad_output._data)  # arrays in, arrays out
     single = type(node_grads) is not tuple
     grads = (node_grads,) if single else node_grads
     wrapped = tuple(None if g is None else _DelayedError.apply(grad_output, g) for g in grads)

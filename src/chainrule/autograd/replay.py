@@ -88,7 +88,7 @@ class Graph:
                 holders[fn][id(t)] = t
         for node, held in holders.items():  # one tensor per node: one whose grad_fn it still is
             same = [t for t in held.values() if t.grad_fn is node]
-            self.made[node] = same[0] if same else _make(next(iter(held.values())).data, node)
+            self.made[node] = same[0] if same else _make(next(iter(held.values()))._data, node)
         if all(hasattr(n, "seq") for n in sources):
             return sorted(sources, key=lambda n: -n.seq)
         consumers = {}  # Kahn's order, for nodes that carry no creation order
@@ -134,14 +134,14 @@ class Graph:
             while first.replaced is not None:
                 first = first.replaced
             old = first.inputs[0] if first.inputs else None
-            leaf = old if getattr(old, "grad_fn", 0) is None else _make(t.data, None)
+            leaf = old if getattr(old, "grad_fn", 0) is None else _make(t._data, None)
             self._leaves[id(t)] = leaf
         return leaf
 
     # -- values ----------------------------------------------------------------------------------
     def overwritten(self, node, i) -> bool:
         """Does input ``i`` of ``node`` (a tensor) hold other values now than when the node ran?"""
-        data = node.inputs[i].data
+        data = node.inputs[i]._data
         seq = getattr(node, "seq", None)
         if seq is None:
             return False
@@ -152,14 +152,14 @@ class Graph:
         the node is made, then numbers the node after the change: the version stamps cannot
         tell.)"""
         return (getattr(node, "inplace", False) and not getattr(node, "view", False)
-                and versions._owner(node.inputs[i].data) is versions._owner(self.made[node].data))
+                and versions._owner(node.inputs[i]._data) is versions._owner(self.made[node]._data))
 
     def kept(self, node):
         """The array that still holds ``node``'s output as it was made, or None."""
         seq = getattr(node, "seq", None)
         for t in self._holders[node].values():
-            if seq is None or versions._changed_since(t.data, seq) is None:
-                return t.data
+            if seq is None or versions._changed_since(t._data, seq) is None:
+                return t._data
         return None
 
     def value(self, node):
@@ -207,14 +207,14 @@ class Graph:
         if not hasattr(t, "grad_fn"):
             return t
         if not self.overwritten(node, i):
-            return t.data
+            return t._data
         fn = self._sources[node][i]
         if fn is not None:
             return self.value(fn)
         old = self._as_seen(t, None)  # a constant's old value, if an in-place op kept a copy
-        if (old is not t and versions._owner(old.data) is not versions._owner(t.data)
-                and versions._changed_since(old.data, node.seq) is None):
-            return old.data
+        if (old is not t and versions._owner(old._data) is not versions._owner(t._data)
+                and versions._changed_since(old._data, node.seq) is None):
+            return old._data
         return None
 
     def why(self, node, i) -> str:
@@ -340,7 +340,7 @@ def _forward(cls, ctx, inputs, values, kwargs):
     args = [_wrap(np.asarray(v)) if hasattr(t, "grad_fn") else v for t, v in zip(inputs, values)]
     with no_grad():
         y = cls.forward(ctx, *args, **kwargs)
-    return y.data if hasattr(y, "grad_fn") else y
+    return y._data if hasattr(y, "grad_fn") else y
 
 
 def gradients(node, ctx, grad_output) -> tuple:
@@ -380,7 +380,7 @@ def backward(node, ctx, grad_output, wanted=None) -> list:
             continue
         g = np.asarray(g)
         try:
-            result.append((g, unbroadcast(g, t.data.shape, node.name())))
+            result.append((g, unbroadcast(g, t._data.shape, node.name())))
         except RuntimeError as err:
             raise ReplayError(str(err)) from None
     return result

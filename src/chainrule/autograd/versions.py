@@ -106,7 +106,7 @@ def check_saved(node, saved, output, inputs=False) -> None:
     needed_by = None if inputs else type(node).needed_by  # (``saved`` are its inputs' arrays)
     needs = node.needs_input_grad
     for i, item in enumerate(saved):
-        data = item.data if isinstance(item, Tensor) else item  # a Function of yours saves Tensors
+        data = item._data if isinstance(item, Tensor) else item  # a Function of yours saves Tensors
         if type(data) is not _ndarray:
             continue
         if needed_by is not None and needed_by[i] is not None and not needs[needed_by[i]]:
@@ -119,7 +119,7 @@ def check_saved(node, saved, output, inputs=False) -> None:
         what = "its output"
         owner = _owner(data)
         for i, t in enumerate(node.inputs):
-            d = getattr(t, "data", t)
+            d = getattr(t, "_data", t)
             if isinstance(d, _ndarray) and _owner(d) is owner:
                 what = f"input {i}"
                 break

@@ -21,3 +21,28 @@ from .module import Module  # noqa: F401
 from .normalization import BatchNorm1d, BatchNorm2d  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from .pooling import AvgPool2d, MaxPool2d  # noqa: F401
+
+# -- layers (issue 15): convolution, pooling, resizing, dropout, normalisation, embedding --
+from .conv import Conv1d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
+from .dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
+from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm  # noqa: F401
+from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
+from .pooling import (  # noqa: F401
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
+    MaxPool1d,
+)
+from .sparse import Embedding  # noqa: F401
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+
+# -- activations, losses, parameter containers and nn.utils (issue 15) --
+from . import utils  # noqa: F401
+from .activation import (  # noqa: F401
+    CELU, ELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, PReLU, ReLU6, SiLU,
+    Softmin, Softplus, Softsign, Threshold,
+)
+from .container import ParameterDict, ParameterList  # noqa: F401
+from .loss import (  # noqa: F401
+    CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
+    MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss,
+    TripletMarginLoss,
+)

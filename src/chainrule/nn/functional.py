@@ -21,6 +21,32 @@ from ..tensor import Tensor, _make
 
 from ..ops.conv import avg_pool2d, conv2d, fold, max_pool2d, unfold  # noqa: F401
 
+# -- layers (issue 15): convolution, pooling, resizing, dropout, normalisation, embedding --
+from ..ops.conv import (  # noqa: F401
+    avg_pool1d, conv1d, conv_transpose1d, conv_transpose2d, max_pool1d,
+)
+from ..ops.nn import (  # noqa: F401
+    dropout1d, dropout2d, dropout3d, embedding, group_norm, instance_norm, layer_norm,
+)
+from ..ops.resize import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d,
+    interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
+)
+
+# -- activations and losses (issue 15): defined with PyTorch's signatures in ops --
+from ..ops.activation import (  # noqa: F401
+    celu, celu_, elu, elu_, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, logsigmoid, mish,
+    prelu, relu6, selu, selu_, silu, softmin, softplus, softsign, threshold, threshold_,
+)
+from ..ops.loss import (  # noqa: F401
+    cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, huber_loss, kl_div,
+    margin_ranking_loss, multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss,
+    smooth_l1_loss, triplet_margin_loss,
+)
+
+# -- norms and distances (issue 15) --
+from ..ops.norms import cosine_similarity, normalize, pairwise_distance  # noqa: F401
+
 
 # -- activations: the core ops, with PyTorch's signatures ----------------------------------------
 
@@ -62,7 +88,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices (*) -> int64 one-hot rows (*, num_classes); -1: max index + 1."""
-    t = np.asarray(tensor.data)
+    t = np.asarray(tensor._data)
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: expected class indices of an integer dtype, got {t.dtype}")
     if num_classes == -1:
@@ -80,3 +106,19 @@ __all__ = [
     "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "mse_loss", "l1_loss",
 ]
+__all__ += [  # -- activations and losses (issue 15) --
+    "elu", "elu_", "selu", "selu_", "celu", "celu_", "silu", "mish", "softplus", "softsign",
+    "hardtanh", "hardtanh_", "relu6", "hardswish", "hardsigmoid", "prelu", "logsigmoid",
+    "softmin", "glu", "threshold", "threshold_",
+    "smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
+    "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss", "hinge_embedding_loss",
+    "multilabel_soft_margin_loss", "multi_margin_loss",
+]
+__all__ += [  # -- layers (issue 15) --
+    "conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
+    "pixel_unshuffle", "dropout1d", "dropout2d", "dropout3d", "layer_norm", "group_norm",
+    "instance_norm", "embedding",
+]
+__all__ += ["normalize", "cosine_similarity", "pairwise_distance"]  # -- norms and distances --

@@ -60,8 +60,8 @@ def _calculate_correct_fan(tensor, mode: str) -> int:
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values
-    bump(tensor.data)  # an in-place change, counted as PyTorch counts it
+    tensor._data[...] = values
+    bump(tensor._data)  # an in-place change, counted as PyTorch counts it
     return tensor
 
 

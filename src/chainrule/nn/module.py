@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..autograd.versions import bump
+from ..device import check_device, to_args
 
 from ..tensor import Tensor, _make
 from .parameter import Parameter
@@ -333,15 +334,15 @@ class Module:
                     missing.append(key)
                     continue
                 value = state_dict[key]
-                arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+                arr = value._data if isinstance(value, Tensor) else np.asarray(value)
                 if arr.shape != tensor.shape:
                     errors.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{tuple(arr.shape)} from checkpoint, the shape in current "
                                   f"model is {tuple(tensor.shape)}.")
                     continue
                 if not assign:
-                    np.copyto(tensor.data, arr, casting="unsafe")
-                    bump(tensor.data)
+                    np.copyto(tensor._data, arr, casting="unsafe")
+                    bump(tensor._data)
                 elif name in module._parameters:
                     module._parameters[name] = Parameter(np.array(arr), tensor.requires_grad)
                 else:
@@ -369,25 +370,17 @@ class Module:
         Parameter objects stay the same (an optimizer holding them keeps working)."""
         for module in self.modules():
             for t in list(module._parameters.values()) + list(module._buffers.values()):
-                if t is not None and t.data.dtype.kind == "f" and t.data.dtype != dtype:
-                    t.data = t.data.astype(dtype)
+                if t is not None and t._data.dtype.kind == "f" and t._data.dtype != dtype:
+                    t._data = t._data.astype(dtype)
                     if t.grad is not None:
-                        t.grad.data = t.grad.data.astype(dtype)
+                        t.grad._data = t.grad._data.astype(dtype)
         return self
 
     def to(self, *args, **kwargs) -> "Module":
-        """``to(dtype)``, ``to("cpu")``, ``to("cpu", dtype)``, ``to(tensor)`` or ``to(dtype=...)``:
-        convert the floating parameters and buffers (integer buffers keep their dtype)."""
-        dtype, device = kwargs.get("dtype"), kwargs.get("device")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
-                device = a
-            elif a is not None:
-                dtype = a
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"to: chainrule runs on the CPU only, got device {device!r}")
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` or ``to(dtype=...)``:
+        convert the floating parameters and buffers (integer buffers keep their dtype). The
+        device must be the CPU ("cpu" or ``cr.device("cpu")``)."""
+        dtype, _ = to_args("to", args, kwargs, Tensor)
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
@@ -410,6 +403,9 @@ class Module:
 
     def cpu(self) -> "Module":
         return self
+
+    def cuda(self, device=None) -> "Module":
+        check_device("cuda", "cuda")
 
     # -- printing ----------------------------------------------------------------------------------
     def _get_name(self) -> str:

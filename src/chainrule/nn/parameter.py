@@ -18,12 +18,12 @@ class Parameter(Tensor):
         if data is None:
             arr = np.empty((0,), _Default.dtype)
         elif isinstance(data, Tensor):
-            arr = data.data
+            arr = data._data
         else:
             arr = np.asarray(data)
             if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
                 arr = arr.astype(_Default.dtype)  # Python floats: the default dtype
-        self.data = arr
+        self._data = arr
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False

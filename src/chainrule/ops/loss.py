@@ -6,12 +6,16 @@ axis 1 of an (N, C, d1, ...) input, or axis 0 of an unbatched (C,) input.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
 from ..autograd.function import Function
-from .activation import LogSoftmax
+from ..autograd.grad_mode import is_grad_enabled
+from .activation import LogSoftmax, Sigmoid, _floating
+from .elementwise import clamp, minimum
+from .norms import pairwise_distance
 from .shape import IndexPut
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -200,14 +204,14 @@ class CrossEntropy(Function):
         logp = _class_last(LogSoftmax.apply(z, 1 if z.ndim > 1 else 0))  # (M, C)
         m, c = logp.shape
         eps = label_smoothing
-        w = weight.data if isinstance(weight, Tensor) else weight
+        w = weight._data if isinstance(weight, Tensor) else weight
         if target.shape == z.shape and target.dtype.kind == "f":  # class probabilities
             q = _class_last(target)
             q = q * (1 - eps) + eps / c if eps else q
             loss = -((q if w is None else q * w) * logp).sum(axis=1)
             denominator = m
         else:
-            t, rows, valid = _class_targets("cross_entropy", z.data, target.data, w, ignore_index)
+            t, rows, valid = _class_targets("cross_entropy", z._data, target._data, w, ignore_index)
             picked = logp[np.arange(m), t]
             loss = -picked if rows is None else -picked * rows
             if eps:
@@ -370,6 +374,314 @@ class L1Loss(Function):
         return (g if need[0] else None), (-g if need[1] else None)
 
 
+class SmoothL1Loss(Function):
+    """L = ½ d²/β where |d| < β, else |d| - ½β  (d = x - t);
+    dL/dx = d/β where |d| < β, else sign(d);  dL/dt = -dL/dx"""
+
+    op = "smooth_l1_loss"
+    huber = False
+
+    @classmethod
+    def forward(cls, ctx, x, t, reduction="mean", beta=1.0):
+        d = x - t
+        z = np.abs(d)
+        if cls.huber:
+            loss = np.where(z < beta, 0.5 * z * z, beta * (z - 0.5 * beta))
+        else:
+            loss = np.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
+        ctx.saved, ctx.reduction, ctx.n, ctx.beta = (x, t), reduction, d.size, beta
+        return _as(_reduce(loss, reduction), d.dtype)
+
+    @classmethod
+    def backward(cls, ctx, grad_output):
+        x, t = ctx.saved
+        beta = ctx.beta
+        d = x - t
+        if cls.huber:
+            slope = np.where(np.abs(d) < beta, d, np.sign(d) * beta)
+        else:
+            slope = np.where(np.abs(d) < beta, d / beta, np.sign(d))
+        g = slope * _scale(grad_output, ctx.reduction, ctx.n)
+        need = ctx.needs_input_grad
+        return (g if need[0] else None), (-g if need[1] else None)
+
+
+class HuberLoss(SmoothL1Loss):
+    """L = ½ d² where |d| < δ, else δ (|d| - ½δ)  (δ times smooth L1 with β = δ);
+    dL/dx = d where |d| < δ, else δ sign(d);  dL/dt = -dL/dx"""
+
+    op = "huber_loss"
+    huber = True
+
+
+class KLDivLoss(Function):
+    """L = t (log t - x), 0 where t = 0  (x: log-probabilities; a log target: exp(t) (t - x));
+    dL/dx = -t,  dL/dt = log t + 1 - x, NaN where t <= 0 as PyTorch's  (log target: -exp(t)
+    and exp(t) (t - x + 1))"""
+
+    op = "kl_div"
+
+    @staticmethod
+    def forward(ctx, x, t, reduction="mean", log_target=False, denominator=None):
+        if log_target:
+            loss = np.exp(t) * (t - x)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loss = np.where(t == 0, 0, t * np.log(t)) - t * x  # PyTorch's xlogy(t, t)
+        ctx.saved, ctx.log_target, ctx.reduction = (x, t), log_target, reduction
+        ctx.n = loss.size if denominator is None else denominator
+        return _as(_reduce(loss, reduction, ctx.n), loss.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t = ctx.saved
+        scale = _scale(grad_output, ctx.reduction, ctx.n)
+        need = ctx.needs_input_grad
+        grad_x = grad_t = None
+        if ctx.log_target:
+            p = np.exp(t)
+            grad_x = -p * scale if need[0] else None
+            grad_t = p * (t - x + 1) * scale if need[1] else None
+        else:
+            grad_x = -t * scale if need[0] else None
+            if need[1]:  # t / t: 1, and NaN at t = 0, as PyTorch's gradient of xlogy(t, t)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    grad_t = (np.log(t) + t / t - x) * scale
+        return grad_x, grad_t
+
+
+class PoissonNLLLoss(Function):
+    """L = exp(x) - t x  (x: log rate), or x - t log(x + eps)  (x: rate); ``full`` adds
+    Stirling's t log t - t + ½ log(2π t) where t > 1;  dL/dx = exp(x) - t, or 1 - t / (x + eps);
+    dL/dt = -x, or -log(x + eps), plus log t + 1/(2t) where t > 1 when ``full``
+    (and NaN where t <= 0, as PyTorch's)"""
+
+    op = "poisson_nll_loss"
+
+    @staticmethod
+    def forward(ctx, x, t, log_input=True, full=False, eps=1e-8, reduction="mean"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = np.exp(x) - t * x if log_input else x - t * np.log(x + eps)
+        if full:
+            big = np.where(t > 1, t, 1)  # (the log of a t <= 1 is never taken)
+            loss = loss + np.where(t > 1, big * np.log(big) - big + 0.5 * np.log(_TWO_PI * big), 0)
+        ctx.saved, ctx.reduction, ctx.n = (x, t), reduction, loss.size
+        ctx.log_input, ctx.full, ctx.eps = log_input, full, eps
+        return _as(_reduce(loss, reduction), loss.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t = ctx.saved
+        scale = _scale(grad_output, ctx.reduction, ctx.n)
+        need = ctx.needs_input_grad
+        grad_x = grad_t = None
+        if need[0]:
+            grad_x = (np.exp(x) - t if ctx.log_input else 1 - t / (x + ctx.eps)) * scale
+        if need[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_t = -x if ctx.log_input else -np.log(x + ctx.eps)
+                if ctx.full:  # 0 · log t where t <= 1: NaN at t <= 0, as PyTorch's
+                    big = np.where(t > 1, t, 1)
+                    grad_t = grad_t + np.where(t > 1, np.log(big) + 0.5 / big, 0 * np.log(t))
+            grad_t = grad_t * scale
+        return grad_x, grad_t
+
+
+_TWO_PI = 2 * math.pi
+
+
+class GaussianNLLLoss(Function):
+    """L = ½ (log v + (x - t)² / v)  (+ ½ log 2π when ``full``),  v = max(var, eps);
+    dL/dx = (x - t) / v = -dL/dt,  dL/dvar = ½ (1/v - (x - t)²/v²)  (through the clamp as if it
+    were not there: PyTorch clamps under no_grad)"""
+
+    op = "gaussian_nll_loss"
+
+    @staticmethod
+    def forward(ctx, x, t, var, full=False, eps=1e-6, reduction="mean"):
+        v = np.maximum(var, eps)
+        ctx.lift = v - var if (var < eps).any() else None  # a constant: the clamp has no gradient
+        d = x - t
+        with np.errstate(divide="ignore"):
+            loss = 0.5 * (np.log(v) + d * d / v)
+        if full:
+            loss = loss + 0.5 * math.log(_TWO_PI)
+        ctx.saved, ctx.reduction, ctx.n = (x, t, var), reduction, loss.size
+        return _as(_reduce(loss, reduction), loss.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t, var = ctx.saved
+        v = var if ctx.lift is None else var + ctx.lift
+        d = x - t
+        scale = _scale(grad_output, ctx.reduction, ctx.n)
+        need = ctx.needs_input_grad
+        grad_x = d / v * scale if need[0] or need[1] else None
+        grad_var = 0.5 * (1 - d * d / v) / v * scale if need[2] else None
+        return (grad_x if need[0] else None), (-grad_x if need[1] else None), grad_var
+
+
+# -- embeddings and margins: similarity of pairs and triplets, and margins between scores -----
+
+_COS_EPS = 1e-12  # PyTorch's EPSILON, added to each squared norm
+
+
+def _cosine(x1, x2):
+    """cos(x1, x2) over the last axis (kept), its denominator and both squared norms."""
+    m1 = (x1 * x1).sum(axis=-1, keepdims=True) + _COS_EPS
+    m2 = (x2 * x2).sum(axis=-1, keepdims=True) + _COS_EPS
+    denom = np.sqrt(m1 * m2)
+    return (x1 * x2).sum(axis=-1, keepdims=True) / denom, denom, m1, m2
+
+
+class CosineEmbeddingLoss(Function):
+    """L = 1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1 (0 for any
+    other y);  ∂cos/∂x1 = x2 / √(|x1|² |x2|²) - cos x1 / |x1|², and the same for x2"""
+
+    op = "cosine_embedding_loss"
+
+    @staticmethod
+    def forward(ctx, x1, x2, y, margin=0.0, reduction="mean"):
+        cos = _cosine(x1, x2)[0][..., 0]
+        loss = np.where(y == 1, 1 - cos, 0) + np.where(y == -1, np.maximum(cos - margin, 0), 0)
+        ctx.saved, ctx.margin, ctx.reduction, ctx.n = (x1, x2, y), margin, reduction, loss.size
+        return _as(_reduce(loss, reduction), loss.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x1, x2, y = ctx.saved
+        cos, denom, m1, m2 = _cosine(x1, x2)
+        scale = _per_row(_scale(grad_output, ctx.reduction, ctx.n), ctx.reduction)
+        pos, neg = np.expand_dims(y == 1, -1), np.expand_dims(y == -1, -1)
+        grad_cos = scale * np.logical_and(neg, cos - ctx.margin >= 0) - scale * pos
+        need = ctx.needs_input_grad
+        return (grad_cos * (x2 / denom - cos * x1 / m1) if need[0] else None,
+                grad_cos * (x1 / denom - cos * x2 / m2) if need[1] else None, None)
+
+
+class MarginRankingLoss(Function):
+    """L = max(0, -y (x1 - x2) + margin);  where -y (x1 - x2) + margin >= 0: dL/dx1 = -y,
+    dL/dx2 = y,  dL/dy = -(x1 - x2)"""
+
+    op = "margin_ranking_loss"
+
+    @staticmethod
+    def forward(ctx, x1, x2, y, margin=0.0, reduction="mean"):
+        y = y if y.dtype.kind == "f" else y.astype(x1.dtype)  # (integer labels: no gradient)
+        loss = np.maximum(-y * (x1 - x2) + margin, 0)
+        ctx.saved, ctx.margin, ctx.reduction, ctx.n = (x1, x2, y), margin, reduction, loss.size
+        return _as(_reduce(loss, reduction), loss.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x1, x2, y = ctx.saved
+        d = x1 - x2
+        g = _scale(grad_output, ctx.reduction, ctx.n) * (-y * d + ctx.margin >= 0)
+        need = ctx.needs_input_grad
+        return (-y * g if need[0] else None), (y * g if need[1] else None), (
+            -d * g if need[2] else None)
+
+
+class HingeEmbeddingLoss(Function):
+    """L = x where y = 1, max(0, margin - x) where y = -1 (their sum for any other y);
+    dL/dx = [y ≠ -1] - [y ≠ 1 and margin - x >= 0]"""
+
+    op = "hinge_embedding_loss"
+
+    @staticmethod
+    def forward(ctx, x, y, margin=1.0, reduction="mean"):
+        loss = np.where(y != 1, np.maximum(margin - x, 0), 0) + np.where(y != -1, x, 0)
+        ctx.saved, ctx.margin, ctx.reduction, ctx.n = (x, y), margin, reduction, loss.size
+        return _as(_reduce(loss, reduction), loss.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y = ctx.saved
+        scale = _scale(grad_output, ctx.reduction, ctx.n)
+        return scale * (y != -1) - scale * np.logical_and(y != 1, ctx.margin - x >= 0), None
+
+
+# -- multi-label and multi-class margins -------------------------------------------------------
+
+class MultiLabelSoftMarginLoss(Function):
+    """L_i = -(1/C) Σ_c w_c (t_ic log σ(x_ic) + (1 - t_ic) log σ(-x_ic));
+    dL/dx = w (σ(x) - t) / C,  dL/dt = -w x / C"""
+
+    op = "multilabel_soft_margin_loss"
+
+    @staticmethod
+    def forward(ctx, x, t, weight, reduction="mean"):
+        loss = _soft_margin(x, t)
+        if weight is not None:
+            loss = loss * weight
+        c = x.shape[-1]
+        rows = loss.sum(axis=-1) / c
+        ctx.saved, ctx.reduction, ctx.n, ctx.c = (x, t, weight), reduction, rows.size, c
+        return _as(_reduce(rows, reduction), rows.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t, weight = ctx.saved
+        scale = _per_row(_scale(grad_output, ctx.reduction, ctx.n), ctx.reduction) / ctx.c
+        scale_w = scale if weight is None else scale * weight
+        need = ctx.needs_input_grad
+        return ((Sigmoid.call(x) - t) * scale_w if need[0] else None,
+                -x * scale_w if need[1] else None,
+                _soft_margin(x, t) * scale if need[2] else None)
+
+
+def _soft_margin(x, t):
+    """-(t log σ(x) + (1 - t) log σ(-x)), as PyTorch writes it."""
+    return -(t * -np.logaddexp(0, -x) + (1 - t) * -np.logaddexp(0, x))
+
+
+class MultiMarginLoss(Function):
+    """L_i = Σ_{j ≠ y_i} w_{y_i} max(0, margin - x_{i,y_i} + x_ij)^p / C  (p = 1 or 2);
+    dL/dx_ij = w_{y_i} p z_ij^(p-1) / C where z_ij = margin - x_{i,y_i} + x_ij > 0 (j ≠ y_i),
+    and dL/dx_{i,y_i} = minus their sum"""
+
+    op = "multi_margin_loss"
+
+    @staticmethod
+    def forward(ctx, x, target, weight, p=1, margin=1.0, reduction="mean"):
+        x2 = x.reshape(-1, x.shape[-1])
+        t = target.reshape(-1, 1)
+        ctx.t = t  # a view of target, which is saved: the version check covers it
+        ctx.other = np.arange(x2.shape[1]) != t  # (N, C): every class but the target
+        h = np.maximum(margin - np.take_along_axis(x2, t, 1) + x2, 0) * ctx.other
+        if p == 2:
+            h = h * h
+        if weight is not None:
+            h = h * weight[t]
+        loss = (h.sum(axis=1) / x2.shape[1]).reshape(target.shape)
+        ctx.saved, ctx.reduction, ctx.n = (x, target, weight), reduction, loss.size
+        ctx.p, ctx.margin = p, margin
+        return _as(_reduce(loss, reduction), loss.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, _, weight = ctx.saved
+        x2 = x.reshape(-1, x.shape[-1])
+        t = ctx.t
+        z = ctx.margin - np.take_along_axis(x2, t, 1) + x2
+        scale = _scale(grad_output, ctx.reduction, ctx.n) / x2.shape[1]
+        if ctx.reduction == "none":
+            scale = scale.reshape(-1, 1)
+        if weight is not None:
+            scale = scale * weight[t]
+        grad_z = scale * np.logical_and(ctx.other, z > 0)
+        if ctx.p == 2:
+            grad_z = grad_z * (2 * z)
+        # the target's own score takes minus the sum of the others'
+        grad = grad_z - (~ctx.other) * grad_z.sum(axis=1, keepdims=True)
+        return grad.reshape(x.shape), None, None
+
+
+def _per_row(scale, reduction):
+    """The scale of each row's loss, against a per-row quantity with its last axis kept."""
+    return np.expand_dims(scale, -1) if reduction == "none" else scale
+
+
 # -- functions ---------------------------------------------------------------------------------
 
 def _reduction(size_average, reduce, reduction):
@@ -471,4 +783,201 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     return L1Loss.apply(input, target, reduction=reduction)
 
 
-from ..tensor import Tensor  # noqa: E402
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0):
+    """½ d²/β where |d| < β, else |d| - ½β, for d = input - target: quadratic near 0, linear
+    beyond ``beta`` (``beta=0`` is ``l1_loss``)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _floating("smooth_l1_loss", input)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _same_shape("smooth_l1_loss", input, target, broadcast_ok=True)
+    if beta == 0:
+        return L1Loss.apply(input, target, reduction=reduction)
+    return SmoothL1Loss.apply(input, target, reduction=reduction, beta=float(beta))
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    """½ d² where |d| < δ, else δ (|d| - ½δ), for d = input - target (δ times
+    ``smooth_l1_loss`` with β = δ); ``weight`` (the input's shape) scales each element's loss."""
+    reduction = _reduction(None, None, reduction)
+    _floating("huber_loss", input)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _same_shape("huber_loss", input, target, broadcast_ok=True)
+    if weight is None:
+        return HuberLoss.apply(input, target, reduction=reduction, beta=float(delta))
+    if weight.shape != input.shape:
+        raise ValueError(f"huber_loss: Weights and input must have the same size (weight "
+                         f"{tuple(weight.shape)}, input {tuple(input.shape)}).")
+    loss = HuberLoss.apply(input, target, reduction="none", beta=float(delta)) * weight
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False):
+    """Kullback-Leibler divergence Σ t (log t - input) of the target distribution from the
+    log-probabilities ``input`` (``log_target``: the target is log-probabilities too).
+    ``reduction="batchmean"`` divides the sum by the batch size, which is KL's definition;
+    "mean" divides by every element, as PyTorch (which warns about it)."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    if input.dtype.kind not in "fc" or target.dtype.kind not in "fc":
+        raise RuntimeError(f"kl_div: Integral inputs not supported (input {input.dtype}, target "
+                           f"{target.dtype}); convert them with .float()")
+    denominator = None
+    if reduction == "batchmean":
+        reduction, denominator = ("mean", input.shape[0]) if input.ndim else ("sum", None)
+    elif reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return KLDivLoss.apply(input, target, reduction=reduction, log_target=bool(log_target),
+                           denominator=denominator)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean"):
+    """Negative log-likelihood of a Poisson target: exp(input) - target · input for log rates
+    (``log_input``), else input - target · log(input + eps); ``full`` adds Stirling's
+    approximation of log(target!) where target > 1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return PoissonNLLLoss.apply(input, target, log_input=bool(log_input), full=bool(full),
+                                eps=eps, reduction=reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean"):
+    """Negative log-likelihood of ``target`` under N(input, var): ½ (log var + (input -
+    target)² / var), var clamped at ``eps`` (+ ½ log 2π when ``full``). ``var``: the input's
+    shape, or one dimension short of it or 1 in one dimension (shared by a row), or a float."""
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = _make(np.full(input.shape, float(var), input.dtype), None)
+    elif (np.asarray(var._data) < 0).any():
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:  # one variance per row
+            var = var.unsqueeze(-1)
+        elif not (input.ndim == var.ndim and sum(
+                v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError(f"gaussian_nll_loss: var is of incorrect size: {tuple(var.shape)} "
+                             f"for input {tuple(input.shape)} (expected the input's shape, one "
+                             "dimension short of it, or 1 in one dimension)")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    return GaussianNLLLoss.apply(input, target, var, full=bool(full), eps=eps,
+                                 reduction=reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_average=None,
+                          reduce=None, reduction: str = "mean"):
+    """1 - cos(input1, input2) where target = 1, max(0, cos - margin) where target = -1, the
+    cosine over the last axis: inputs (N, D) with target (N,), or (D,) with target ()."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.ndim > 1:
+        raise RuntimeError(f"cosine_embedding_loss: 0D or 1D target tensor expected, multi-target "
+                           f"not supported (target shape {tuple(target.shape)})")
+    if input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
+        raise RuntimeError(f"cosine_embedding_loss: {target.ndim}D target tensor expects "
+                           f"{target.ndim + 1}D input tensors, but found inputs with sizes "
+                           f"{list(input1.shape)} and {list(input2.shape)}.")
+    return CosineEmbeddingLoss.apply(input1, input2, target, margin=float(margin),
+                                     reduction=reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=None,
+                        reduce=None, reduction: str = "mean"):
+    """max(0, -target · (input1 - input2) + margin): target 1 asks input1 to rank above input2
+    by ``margin``, -1 below."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                           f"but got sizes: input1: {tuple(input1.shape)}, input2: "
+                           f"{tuple(input2.shape)}, target: {tuple(target.shape)} ")
+    return MarginRankingLoss.apply(input1, input2, target, margin=float(margin),
+                                   reduction=reduction)
+
+
+def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean"):
+    """input where target = 1, max(0, margin - input) where target = -1 (input: a distance)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input.dtype.kind not in "fc" and reduction == "mean":
+        raise RuntimeError(f"hinge_embedding_loss: the mean of an {input.dtype} loss (input shape "
+                           f"{tuple(input.shape)}); convert the input with .float()")
+    return HingeEmbeddingLoss.apply(input, target, margin=float(margin), reduction=reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean"):
+    """max(d(anchor, positive) - d(anchor, negative) + margin, 0), d the p-norm distance
+    ‖u - v + eps‖_p over the last axis; ``swap`` uses min(d(a, n), d(p, n)) for the negative.
+    Composed of ``pairwise_distance``, ``minimum`` and ``clamp``, as PyTorch composes it (their
+    gradients are PyTorch's, at the kinks too)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are "
+                           f"expected to have the same number of dimensions, but got: anchor "
+                           f"{anchor.ndim}D, positive {positive.ndim}D, and negative "
+                           f"{negative.ndim}D inputs")
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    loss = clamp(margin + pairwise_distance(anchor, positive, p, eps) - d_neg, min=0)
+    return _reduce_tensor(loss, reduction, loss.numel())
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction: str = "mean"):
+    """Binary cross-entropy of logits ``input`` (N, C) against 0/1 ``target`` (N, C), averaged
+    over the C classes (``weight`` (C,) weighs them): one loss per sample, then reduced."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _floating("multilabel_soft_margin_loss", input)
+    return MultiLabelSoftMarginLoss.apply(input, target, weight, reduction=reduction)
+
+
+def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
+                      size_average=None, reduce=None, reduction: str = "mean"):
+    """Multi-class hinge loss of scores ``input`` (N, C) or (C,) at class indices ``target``
+    (N,) or (): Σ_{j ≠ y} max(0, margin - input[y] + input[j])^p / C, weighted by weight[y]."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _floating("multi_margin_loss", input)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise RuntimeError(f"multi_margin_loss: Expected non-empty vector or matrix with optional "
+                           f"0-dim batch size, but got: {list(input.shape)}")
+    c = input.shape[-1]
+    n = input.shape[0] if input.ndim == 2 else 1
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"multi_margin_loss: expected target of integer class indices, got "
+                           f"{t.dtype}")
+    if t.size != n or t.ndim > 1 or (input.ndim == 2 and t.ndim != 1):
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{n}], but got {list(t.shape)}. Input has shape {list(input.shape)}.")
+    if t.size and (t.min() < 0 or t.max() >= c):
+        raise RuntimeError(f"multi_margin_loss: target out of range (targets must be in [0, {c}), "
+                           f"got {t.min() if t.min() < 0 else t.max()})")
+    if weight is not None and weight.shape != (c,):
+        raise RuntimeError(f"multi_margin_loss: inconsistent weight size, expected {c} but got "
+                           f"{list(weight.shape)}")
+    if isinstance(weight, Tensor) and weight.requires_grad and is_grad_enabled():
+        raise RuntimeError("The function 'multi_margin_loss' is not differentiable with respect "
+                           "to argument 'weight'. This input cannot have requires_grad True.")
+    return MultiMarginLoss.apply(input, target, weight, p=int(p), margin=float(margin),
+                                 reduction=reduction)
+
+
+from ..tensor import Tensor, _make  # noqa: E402

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..dtypes import _ARRAY_OUT, ONE
+from .index import AddAlongDim, TakeAlongDim  # noqa: F401  (max(dim)'s adjoint; np.take_along_axis)
 
 _add_reduce = np.add.reduce
 _ndarray = np.ndarray
@@ -35,8 +36,9 @@ def _expand(grad, shape, axes, keepdim):
     """Put the reduced axes back into ``grad`` and broadcast it to the input's shape (for a
     Tensor, recorded: a reshape and an expand, whose backward is a sum again)."""
     if isinstance(grad, Tensor):
-        if not keepdim and axes:
-            grad = np.expand_dims(grad, axes)
+        if not keepdim and axes:  # (Tensor.reshape, not np.expand_dims: NumPy's function would
+            # return an array for a gradient that needs none, e.g. the seed of grad(y.sum(1).sum()))
+            grad = grad.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
         return grad.expand(*shape) if grad.shape != shape else grad
     n = math.prod(shape)
     if grad.size == n:  # every reduced axis had length 1: only the shape changes
@@ -72,7 +74,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad_output):
         inputs = ctx.inputs
-        shape = inputs[0].data.shape
+        shape = inputs[0]._data.shape
         if len(inputs) == 1:  # a sum of everything: grad_output is 0-d
             if type(grad_output) is _ndarray and grad_output.size == math.prod(shape):
                 return grad_output.reshape(shape)  # _expand's first case, inlined
@@ -124,55 +126,6 @@ class Amin(Amax):
     """y = min(x) over axes;  dL/dx = dL/dy shared evenly among the minima"""
 
     pick = staticmethod(np.min)
-
-
-class TakeAlongDim(Function):
-    """y = x[..., idx, ...] along ``dim`` (``np.take_along_axis``);  dL/dx = dL/dy added back at
-    idx (repeated indices add up)"""
-
-    op = "take_along_dim"
-
-    @staticmethod
-    def forward(ctx, x, idx, dim):
-        ctx.shape = x.shape
-        ctx.saved = (idx,)  # (for backward's version check: a changed index is caught)
-        return np.take_along_axis(x, idx, axis=dim)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        _, idx, dim = ctx.inputs
-        return AddAlongDim.call(grad_output, idx, dim, ctx.shape), None, None
-
-
-class AddAlongDim(Function):
-    """y = zeros(shape) with x added at idx along ``dim`` (scatter_add into zeros, the adjoint of
-    take_along_dim);  dL/dx = dL/dy taken at idx"""
-
-    op = "scatter_add"
-
-    @staticmethod
-    def forward(ctx, x, idx, dim, shape):
-        out = np.zeros(shape, x.dtype)
-        np.add.at(out, _along(idx, dim), x)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        _, idx, dim, _ = ctx.inputs
-        return TakeAlongDim.call(grad_output, idx, dim), None, None, None
-
-
-def _along(idx, dim):
-    """The fancy index that picks ``idx`` along ``dim`` and every position along the others."""
-    parts = []
-    for axis, n in enumerate(idx.shape):
-        if axis == dim:
-            parts.append(idx)
-        else:
-            shape = [1] * idx.ndim
-            shape[axis] = n
-            parts.append(np.arange(n).reshape(shape))
-    return tuple(parts)
 
 
 class MaxDim(Function):
@@ -325,7 +278,7 @@ def sum(x, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=N
         dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = x.to(dtype)
-    elif x.data.dtype.kind in "bui":  # integer sums are int64, as PyTorch
+    elif x._data.dtype.kind in "bui":  # integer sums are int64, as PyTorch
         x = x.to(np.int64)
     if dim is None and not keepdim:
         return Sum.apply(x)
@@ -337,9 +290,9 @@ def mean(x, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=
         dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = x.to(dtype)
-    if x.data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fc":
         raise RuntimeError(f"mean: could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {x.data.dtype}")
+                           f"floating point or complex dtype. Got: {x._data.dtype}")
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
 
 
@@ -370,7 +323,7 @@ def _reduce_dim(pick, ret, x, dim, keepdim, other, op):
         return ret(x, _make(np.zeros((), np.int64), None))
     if x.shape[axis] == 0:
         raise IndexError(f"{op}: expected reduction dim {dim} to have non-zero size")
-    idx = pick(x.data, axis=axis)
+    idx = pick(x._data, axis=axis)
     values = (MaxDim if op == "max" else MinDim).apply(x, idx, axis, keepdim)
     indices = np.expand_dims(idx, axis) if keepdim else idx
     return ret(values, _make(indices.astype(np.int64, copy=False), None))
@@ -446,10 +399,10 @@ def argmin(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
 
 def _arg(fn, x, dim, keepdim):
     if dim is None:
-        out = fn(x.data.reshape(-1))
+        out = fn(x._data.reshape(-1))
         return _make(np.asarray(out, np.int64).reshape((1,) * x.ndim if keepdim else ()), None)
     (axis,) = _axes(dim, x.ndim, fn.__name__)
-    return _make(fn(x.data, axis=axis, keepdims=keepdim).astype(np.int64), None)
+    return _make(fn(x._data, axis=axis, keepdims=keepdim).astype(np.int64), None)
 
 
 from ..tensor import Tensor, _make  # noqa: E402

@@ -195,21 +195,37 @@ _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
 
 
 class Pad(Function):
-    """y = pad(x);  dL/dx = dL/dy at the positions each element of x was copied to, summed"""
+    """y = pad(x) (a negative width crops first, as PyTorch);  dL/dx = dL/dy at the positions each
+    element of x was copied to, summed (0 where cropped)"""
 
     @staticmethod
     def forward(ctx, x, widths, mode, value):
-        ctx.shape, ctx.widths, ctx.mode = x.shape, widths, mode
+        cropped = _cropped(widths)
+        if cropped:  # crop, then pad by the positive widths
+            x = x[tuple(slice(-lo, n + hi) for (lo, hi), n in zip(cropped, x.shape))]
+            widths = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
+        ctx.shape, ctx.widths, ctx.mode, ctx.cropped = x.shape, widths, mode, cropped
         if mode == "constant":
             return np.pad(x, widths, mode="constant", constant_values=value)
         return np.pad(x, widths, mode=_PAD_MODES[mode])
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape, widths, mode = ctx.shape, ctx.widths, ctx.mode
+        shape, widths, mode, cropped = ctx.shape, ctx.widths, ctx.mode, ctx.cropped
         if mode == "constant":
-            return grad_output[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))], None, None, None
-        return PadAdjoint.call(grad_output, shape, widths, mode), None, None, None
+            g = grad_output[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))]
+        else:
+            g = PadAdjoint.call(grad_output, shape, widths, mode)
+        if cropped:  # zeros where the forward cropped
+            g = Pad.call(g, tuple((-lo, -hi) for lo, hi in cropped), "constant", 0.0)
+        return g, None, None, None
+
+
+def _cropped(widths):
+    """The negative part of each (lo, hi) width (0 where none), or None if nothing is cropped."""
+    if all(lo >= 0 and hi >= 0 for lo, hi in widths):
+        return None
+    return tuple((min(lo, 0), min(hi, 0)) for lo, hi in widths)
 
 
 class PadAdjoint(Function):
@@ -262,6 +278,51 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return grad_output
+
+
+class Repeat(Function):
+    """y = x tiled ``reps`` times along each dim (leading dims added);  dL/dx = dL/dy summed over
+    the copies"""
+
+    @staticmethod
+    def forward(ctx, x, reps):
+        ctx.shape = x.shape
+        return np.tile(x, reps)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, reps = ctx.inputs
+        shape = ctx.shape
+        sizes = (1,) * (len(reps) - len(shape)) + shape
+        split = [n for pair in zip(reps, sizes) for n in pair]  # (r0, s0, r1, s1, ...)
+        g = grad_output.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return g.reshape(shape), None
+
+
+class Flip(Function):
+    """y = x reversed along ``dims`` (a copy, as PyTorch);  dL/dx = dL/dy reversed back"""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        return np.flip(x, dims).copy()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return Flip.call(grad_output, ctx.inputs[1]), None
+
+
+class Roll(Function):
+    """y = x shifted cyclically by ``shifts`` along ``dims`` (None: the flattened tensor);
+    dL/dx = dL/dy rolled back"""
+
+    @staticmethod
+    def forward(ctx, x, shifts, dims):
+        return np.roll(x, shifts, dims)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, shifts, dims = ctx.inputs
+        return Roll.call(grad_output, tuple(-s for s in shifts), dims), None, None
 
 
 # -- functions ---------------------------------------------------------------------------------
@@ -320,7 +381,8 @@ def t(x):
     return transpose(x, 0, 1) if x.ndim == 2 else x
 
 
-def squeeze(x, dim=None):
+def squeeze(x, dim=None, *, axis=None):
+    dim = _dim_or_axis(dim, axis)
     if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
@@ -329,8 +391,8 @@ def squeeze(x, dim=None):
     return View.apply(x, shape) if shape != x.shape else x
 
 
-def unsqueeze(x, dim: int):
-    d = _dim(dim, x.ndim + 1, "unsqueeze")
+def unsqueeze(x, dim: int | None = None, *, axis=None):
+    d = _dim(_dim_or_axis(dim, axis), x.ndim + 1, "unsqueeze")
     return View.apply(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
@@ -352,7 +414,8 @@ def expand_as(x, other):
     return expand(x, *other.shape)
 
 
-def cat(tensors, dim: int = 0):
+def cat(tensors, dim: int = 0, *, axis=None):
+    dim = _dim_or_axis(dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of Tensors")
@@ -368,7 +431,8 @@ def cat(tensors, dim: int = 0):
 concatenate = cat
 
 
-def stack(tensors, dim: int = 0):
+def stack(tensors, dim: int = 0, *, axis=None):
+    dim = _dim_or_axis(dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack: expected a non-empty list of Tensors")
@@ -401,18 +465,20 @@ def split(x, split_size_or_sections, dim: int = 0):
     return tuple(out)
 
 
-def chunk(x, chunks: int, dim: int = 0):
+def chunk(x, chunks: int, dim: int = 0, *, axis=None):
+    dim = _dim_or_axis(dim, axis)
     n = x.shape[_dim(dim, x.ndim, "chunk")]
     return split(x, max(-(-n // chunks), 1), dim)
 
 
-def unbind(x, dim: int = 0):
-    d = _dim(dim, x.ndim, "unbind")
+def unbind(x, dim: int = 0, *, axis=None):
+    d = _dim(_dim_or_axis(dim, axis), x.ndim, "unbind")
     return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
 
 
-def pad(x, pad, mode: str = "constant", value: float = 0.0):
-    """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)``, as PyTorch."""
+def pad(x, pad, mode: str = "constant", value: float | None = None):
+    """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)``, as PyTorch;
+    a negative width crops that side instead."""
     if len(pad) % 2:
         raise RuntimeError(f"pad: padding length must be divisible by 2, got {len(pad)}")
     if len(pad) // 2 > x.ndim:
@@ -420,9 +486,180 @@ def pad(x, pad, mode: str = "constant", value: float = 0.0):
                            f"{x.ndim} dimensions")
     if mode not in _PAD_MODES:
         raise NotImplementedError(f"pad: mode {mode!r} is not one of {sorted(_PAD_MODES)}")
-    if any(p < 0 for p in pad):
-        raise NotImplementedError("pad: negative padding (cropping) is not supported; slice instead")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return Pad.apply(x, tuple(widths), mode, value)
+        d = x.ndim - 1 - i
+        lo, hi = widths[d] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+        if x.shape[d] + min(lo, 0) + min(hi, 0) < 0:
+            raise RuntimeError(f"pad: the padding ({lo}, {hi}) of dim {d} crops more than its "
+                               f"size {x.shape[d]} (input shape {x.shape})")
+    return Pad.apply(x, tuple(widths), mode, 0.0 if value is None else value)
+
+
+# -- repeating, reversing, rolling, narrowing, moving dims --------------------------------------
+
+def _dim_or_axis(dim, axis):
+    """``dim``, or NumPy's name for it (``axis=``), as PyTorch accepts both."""
+    return dim if axis is None else axis
+
+
+def repeat(x, *sizes):
+    """x tiled ``sizes[i]`` times along dim i (more sizes than dims add leading dims)."""
+    reps = _shape_arg(sizes)
+    if len(reps) < x.ndim:
+        raise RuntimeError(f"repeat: number of dimensions of repeat dims {reps} can not be "
+                           f"smaller than number of dimensions of the tensor {x.shape}")
+    if any(r < 0 for r in reps):
+        raise RuntimeError(f"repeat: repeats must be non-negative, got {list(reps)}")
+    return Repeat.apply(x, reps)
+
+
+def tile(x, *args, dims=None):
+    """x repeated ``dims[i]`` times along dim i; fewer dims than the tensor's repeat the last.
+    ``tile(x, (2, 1))``, ``x.tile(2, 1)`` and ``tile(x, dims=(2, 1))`` are the same."""
+    dims = _shape_arg(args if dims is None else (dims,))
+    return repeat(x, *((1,) * (x.ndim - len(dims)) + dims))
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None, axis=None):
+    """Each element repeated ``repeats`` times (an int, or a tensor of one count per element)
+    along ``dim`` (None: of the flattened tensor). ``repeat_interleave(counts)`` alone gives
+    the indices ``[0] * counts[0] + [1] * counts[1] + ...``."""
+    dim = _dim_or_axis(dim, axis)
+    if repeats is None:  # the one-tensor form: indices
+        counts = np.asarray(input._data)
+        return _index_tensor(np.repeat(np.arange(counts.size), _counts(counts, counts.size)))
+    x = input.reshape(-1) if dim is None else input
+    d = 0 if dim is None else _dim(dim, x.ndim, "repeat_interleave")
+    counts = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    n = x.shape[d] if x.ndim else 1
+    if counts.size == 1 and counts.ndim <= 1:  # one count for every element: a view
+        r = int(_counts(counts.reshape(()), 1))
+        if x.ndim == 0:
+            x = x.reshape(1)
+        shape = x.shape[:d + 1] + (r,) + x.shape[d + 1:]
+        out = x.unsqueeze(d + 1).expand(*shape).reshape(*x.shape[:d], x.shape[d] * r, *x.shape[d + 1:])
+    else:  # a count per element: an index along dim
+        index = np.repeat(np.arange(n), _counts(counts, n))
+        out = x[(slice(None),) * d + (index,)]
+    if output_size is not None and out.shape[d] != output_size:
+        raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the "
+                           f"output's size {out.shape[d]} along dim {d}")
+    return out
+
+
+def _counts(counts, n):
+    counts = np.asarray(counts)
+    if counts.dtype.kind not in "iu":
+        raise RuntimeError(f"repeat_interleave: repeats must be integers, got {counts.dtype}")
+    if counts.ndim > 1 or (counts.ndim == 1 and counts.size != n):
+        raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along "
+                           f"dim, but got repeats.size(0) = {counts.size} and input.size = {n}")
+    if np.any(counts < 0):
+        raise RuntimeError("repeat_interleave: repeats must be non-negative")
+    return counts
+
+
+def _index_tensor(a):
+    from ..tensor import _make
+    return _make(a.astype(np.int64), None)
+
+
+def flip(x, *args, dims=None):
+    """x reversed along ``dims`` (a copy, as PyTorch: not a view); ``flip(x, (0, 1))``,
+    ``x.flip(0, 1)`` and ``x.flip(dims=(0, 1))`` are the same."""
+    dims = _shape_arg(args if dims is None else (dims,))
+    axes = tuple(_dim(d, x.ndim, "flip") for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"flip: dims {list(dims)} name a dim more than once")
+    return Flip.apply(x, axes) if x.ndim else x.clone()  # (a 0-d tensor: flip(0) is a copy)
+
+
+def fliplr(x):
+    return flip(x, 1)
+
+
+def flipud(x):
+    return flip(x, 0)
+
+
+def roll(x, shifts, dims=None):
+    """x shifted cyclically by ``shifts`` along ``dims`` (ints or tuples of one length); without
+    dims, the flattened tensor is rolled and the shape restored."""
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll: shifts and dimensions must align: shifts {list(shifts)} "
+                               "given without dims")
+        return Roll.apply(x, shifts, None)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims: {len(dims)}")
+    return Roll.apply(x, shifts, tuple(_dim(d, x.ndim, "roll") for d in dims))
+
+
+def narrow(x, dim=None, start=None, length=None, *, axis=None):
+    """``length`` elements of x from ``start`` along ``dim`` (a view, as PyTorch)."""
+    d = _dim(_dim_or_axis(dim, axis), x.ndim, "narrow")
+    n = x.shape[d]
+    start = int(start)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start ({start}) is out of range for dim {d} of size {n} "
+                         f"(tensor shape {x.shape})")
+    start %= n if n else 1
+    if length < 0:
+        raise RuntimeError(f"narrow: length must be non-negative, got {length}")
+    if start + length > n:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                           f"({n}) of dim {d} (tensor shape {x.shape})")
+    return x[(slice(None),) * d + (slice(start, start + length),)]
+
+
+def movedim(x, source, destination):
+    """x with dims ``source`` moved to positions ``destination`` (the others keep their order)."""
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({list(dst)} dims)")
+    src = [_dim(s, x.ndim, "movedim") for s in src]
+    dst = [_dim(s, x.ndim, "movedim") for s in dst]
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
+    if x.ndim == 0:  # (dim 0 or -1 of a 0-d tensor: nothing moves)
+        return x
+    order = [n for n in range(x.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return Permute.apply(x, tuple(order)) if order != list(range(x.ndim)) else x
+
+
+moveaxis = movedim
+
+
+def swapaxes(x, axis0: int, axis1: int):
+    return transpose(x, axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+def unflatten(x, dim: int, sizes):
+    """Dim ``dim`` of x split into ``sizes`` (one of them may be -1)."""
+    d = _dim(dim, x.ndim, "unflatten")
+    sizes = tuple(int(s) for s in sizes)
+    known = int(np.prod([s for s in sizes if s != -1]))
+    n = x.shape[d]
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != n) or (
+            -1 in sizes and (known == 0 or n % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                           f"size of dim {dim} ({n}) in the input tensor")
+    if -1 in sizes:
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return View.apply(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+from ..tensor import Tensor  # noqa: E402

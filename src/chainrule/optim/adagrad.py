@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autograd.versions import bump
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _implementation, _scaled_grad
 from ..tensor import _make
 
 
@@ -24,7 +24,9 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
-                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        _implementation("Adagrad", differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         self._check_options(defaults)
@@ -53,7 +55,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p) -> None:
         state = self.state[p]
         state["step"] = 0
-        state["sum"] = _make(np.full_like(p.data, self.defaults["initial_accumulator_value"]), None)
+        state["sum"] = _make(np.full_like(p._data, self.defaults["initial_accumulator_value"]), None)
 
     def step(self, closure=None):
         loss = self._closure(closure)
@@ -64,21 +66,17 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
-                param, g = p.data, p._grad.data
+                param, g = p._data, p._grad._data
                 state = self.state[p]
                 if not state:  # a group added after construction
                     self._init_state(p)
                 t0, t1 = workspace(param)
                 step = state["step"] = state["step"] + 1
 
-                if weight_decay != 0:
-                    np.multiply(param, weight_decay, out=t0)
-                    g = (np.subtract if maximize else np.add)(t0, g, out=t0)
-                elif maximize:
-                    g = np.negative(g, out=t0)
+                g = _scaled_grad(param, g, t0, weight_decay, maximize)
 
                 clr = lr / (1 + (step - 1) * lr_decay)
-                s = state["sum"].data
+                s = state["sum"]._data
                 s += np.multiply(g, g, out=t1)
                 np.sqrt(s, out=t1)
                 t1 += eps

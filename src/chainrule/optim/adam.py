@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autograd.versions import bump
-from .optimizer import Optimizer, _zeros_state
+from .optimizer import Optimizer, _implementation, _decayed_grad, _lerp_
 
 
 class Adam(Optimizer):
@@ -25,8 +25,10 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False) -> None:
+                 weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
+        _implementation(type(self).__name__, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
@@ -62,45 +64,22 @@ class Adam(Optimizer):
             amsgrad, maximize = group["amsgrad"], group["maximize"]
             decoupled = group["decoupled_weight_decay"]
             w1, w2 = 1.0 - beta1, 1.0 - beta2
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                param, g = p.data, p._grad.data
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_avg_sq"] = _zeros_state(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = _zeros_state(p)
+            moments = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+            for p, state in self._with_grad(group, *moments):
+                param, g = p._data, p._grad._data
                 t0, t1 = workspace(param)
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 step = state["step"] = state["step"] + 1
 
-                if weight_decay != 0:
-                    if decoupled:
-                        param *= 1.0 - lr * weight_decay
-                        if maximize:
-                            g = np.negative(g, out=t0)
-                    else:
-                        np.multiply(param, weight_decay, out=t0)
-                        g = (np.subtract if maximize else np.add)(t0, g, out=t0)
-                elif maximize:
-                    g = np.negative(g, out=t0)
-
-                # m = lerp(m, g, w1), in the form PyTorch's lerp picks for the weight
-                np.subtract(g, m, out=t1)
-                if w1 < 0.5:
-                    m += np.multiply(t1, w1, out=t1)
-                else:
-                    np.subtract(g, np.multiply(t1, beta1, out=t1), out=m)
+                g = _decayed_grad(param, g, t0, lr, weight_decay, decoupled, maximize)
+                _lerp_(m, g, w1, t1)
                 v *= beta2
                 v += np.multiply(np.multiply(g, w2, out=t1), g, out=t1)
 
                 step_size = lr / (1.0 - beta1 ** step)
                 bias_correction2_sqrt = (1.0 - beta2 ** step) ** 0.5
                 if amsgrad:
-                    v_max = state["max_exp_avg_sq"].data
+                    v_max = state["max_exp_avg_sq"]._data
                     np.sqrt(np.maximum(v_max, v, out=v_max), out=t1)
                 else:
                     np.sqrt(v, out=t1)
@@ -119,7 +98,9 @@ class AdamW(Adam):
     def __init__(self, params: Iterable, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        _implementation("AdamW", differentiable)
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=True)
 

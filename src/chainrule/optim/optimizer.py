@@ -154,8 +154,24 @@ class Optimizer:
                     else:
                         g.grad_fn = None
                         g.requires_grad = False
-                        g.data.fill(0)
-                        bump(g.data)
+                        g._data.fill(0)
+                        bump(g._data)
+
+    def _with_grad(self, group: dict[str, Any], *zeros: str, **numbers: Any):
+        """Each parameter of ``group`` that has a gradient, as ``(p, state)``. A state seen for
+        the first time starts with ``step`` 0, then ``numbers``, then a zero Tensor of the
+        parameter's shape for each name in ``zeros``."""
+        states = self.state
+        for p in group["params"]:
+            if p._grad is None:
+                continue
+            state = states[p]
+            if not state:
+                state["step"] = 0
+                state.update(numbers)
+                for name in zeros:
+                    state[name] = _zeros_state(p)
+            yield p, state
 
     def _closure(self, closure):
         if closure is None:
@@ -229,7 +245,8 @@ class Optimizer:
             if not isinstance(values, dict):
                 raise TypeError(f"load_state_dict: state[{index}] must be a dict, got "
                                 f"{type(values).__name__}")
-            state[p] = {name: _cast_state(p, name, value, index) for name, value in values.items()}
+            state[p] = {name: self._load_state_value(p, name, value, index)
+                        for name, value in values.items()}
 
         new_groups = []
         for group, saved in zip(groups, saved_groups):
@@ -248,6 +265,11 @@ class Optimizer:
         self.state = state
         self.param_groups = new_groups
 
+    def _load_state_value(self, p: Tensor, name: str, value: Any, index) -> Any:
+        """A loaded state value, checked against its parameter and made independent of the dict
+        (an optimizer with state of other shapes, such as LBFGS, overrides this)."""
+        return _cast_state(p, name, value, index)
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
@@ -257,23 +279,27 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+def _implementation(name: str, differentiable: bool = False, **_switches) -> None:
+    """PyTorch's switches between implementations of one update (``foreach``, ``fused``,
+    ``capturable``) are accepted: chainrule has one NumPy implementation, which gives the same
+    numbers. ``differentiable=True`` (a step recorded for autograd) is not available."""
+    if differentiable:
+        raise RuntimeError(f"{name}: differentiable=True is not supported: chainrule's "
+                           f"optimizers update parameters in place, outside the graph")
+
+
 def _cast_state(p: Tensor, name: str, value: Any, index) -> Any:
     """A loaded state value, checked against its parameter and made independent of the dict."""
     if name == "step":  # a count: PyTorch keeps it in a 0-d tensor, chainrule in a number
-        if isinstance(value, (Tensor, np.ndarray, np.generic)):
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if array.size != 1:
-                raise ValueError(f"load_state_dict: state[{index}]['step'] must be a number, got "
-                                 f"an array of shape {array.shape}")
-            value = array.item()
+        value = _number(value, f"state[{index}]['step']")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        if value < 0:
             raise ValueError(f"load_state_dict: state[{index}]['step'] must be a count, got "
                              f"{value!r}")
         return value
     if isinstance(value, (Tensor, np.ndarray)):
-        array = value.data if isinstance(value, Tensor) else value
+        array = value._data if isinstance(value, Tensor) else value
         if array.shape != p.shape:
             raise ValueError(f"load_state_dict: state[{index}][{name!r}] has shape "
                              f"{array.shape}, but the parameter has shape {p.shape}")
@@ -283,4 +309,49 @@ def _cast_state(p: Tensor, name: str, value: Any, index) -> Any:
 
 
 def _zeros_state(p: Tensor) -> Tensor:
-    return _make(np.zeros_like(p.data), None)
+    return _make(np.zeros_like(p._data), None)
+
+
+def _number(value: Any, what: str) -> Any:
+    """A loaded scalar state value as a Python number (PyTorch keeps some in 0-d tensors)."""
+    if isinstance(value, (Tensor, np.ndarray, np.generic)):
+        array = np.asarray(value._data if isinstance(value, Tensor) else value)
+        if array.size != 1:
+            raise ValueError(f"load_state_dict: {what} must be a number, got an array of shape "
+                             f"{array.shape}")
+        value = array.item()
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"load_state_dict: {what} must be a number, got {value!r}")
+    return value
+
+
+def _scaled_grad(param: np.ndarray, grad: np.ndarray, out: np.ndarray, weight_decay: float,
+                 maximize: bool) -> np.ndarray:
+    """The gradient a step uses: ``-grad`` if maximize, plus ``weight_decay * param`` (L2);
+    written into ``out`` when it differs from ``grad``."""
+    if weight_decay != 0:
+        np.multiply(param, weight_decay, out=out)
+        return (np.subtract if maximize else np.add)(out, grad, out=out)
+    if maximize:
+        return np.negative(grad, out=out)
+    return grad
+
+
+def _decayed_grad(param: np.ndarray, grad: np.ndarray, out: np.ndarray, lr: float,
+                  weight_decay: float, decoupled: bool, maximize: bool) -> np.ndarray:
+    """Adam's handling of weight decay: decoupled (``param *= 1 - lr * weight_decay``, the
+    gradient untouched) or L2 (added to the gradient)."""
+    if weight_decay != 0 and decoupled:
+        param *= 1.0 - lr * weight_decay
+        weight_decay = 0.0
+    return _scaled_grad(param, grad, out, weight_decay, maximize)
+
+
+def _lerp_(m: np.ndarray, g: np.ndarray, weight: float, scratch: np.ndarray) -> None:
+    """``m = lerp(m, g, weight)`` in place, in the form PyTorch's lerp picks for the weight:
+    ``m + weight * (g - m)`` below 0.5, ``g - (g - m) * (1 - weight)`` from 0.5 on."""
+    np.subtract(g, m, out=scratch)
+    if weight < 0.5:
+        m += np.multiply(scratch, weight, out=scratch)
+    else:
+        np.subtract(g, np.multiply(scratch, 1.0 - weight, out=scratch), out=m)

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autograd.versions import bump
-from .optimizer import Optimizer, _zeros_state
+from .optimizer import Optimizer, _implementation, _lerp_, _scaled_grad, _zeros_state
 
 
 class RMSprop(Optimizer):
@@ -24,8 +24,10 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
-                 maximize: bool = False) -> None:
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
+        _implementation("RMSprop", differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, maximize=maximize)
         self._check_options(defaults)
@@ -56,39 +58,22 @@ class RMSprop(Optimizer):
             momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
             centered, maximize = group["centered"], group["maximize"]
             w = 1.0 - alpha
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                param, g = p.data, p._grad.data
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = _zeros_state(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = _zeros_state(p)
-                    if centered:
-                        state["grad_avg"] = _zeros_state(p)
+            averages = (("square_avg",) + (("momentum_buffer",) if momentum > 0 else ())
+                        + (("grad_avg",) if centered else ()))
+            for p, state in self._with_grad(group, *averages):
+                param, g = p._data, p._grad._data
                 t0, t1 = workspace(param)
-                v = state["square_avg"].data
+                v = state["square_avg"]._data
                 state["step"] += 1
 
-                if weight_decay != 0:
-                    np.multiply(param, weight_decay, out=t0)
-                    g = (np.subtract if maximize else np.add)(t0, g, out=t0)
-                elif maximize:
-                    g = np.negative(g, out=t0)
-
+                g = _scaled_grad(param, g, t0, weight_decay, maximize)
                 v *= alpha
                 v += np.multiply(np.multiply(g, w, out=t1), g, out=t1)
                 if centered:
                     if "grad_avg" not in state:  # centered switched on after the first step
                         state["grad_avg"] = _zeros_state(p)
-                    ga = state["grad_avg"].data
-                    np.subtract(g, ga, out=t1)
-                    if w < 0.5:
-                        ga += np.multiply(t1, w, out=t1)
-                    else:
-                        np.subtract(g, np.multiply(t1, alpha, out=t1), out=ga)
+                    ga = state["grad_avg"]._data
+                    _lerp_(ga, g, w, t1)
                     np.subtract(v, np.multiply(ga, ga, out=t1), out=t1)
                     np.sqrt(t1, out=t1)
                 else:
@@ -98,7 +83,7 @@ class RMSprop(Optimizer):
                 if momentum > 0:
                     if "momentum_buffer" not in state:  # momentum switched on (e.g. OneCycleLR)
                         state["momentum_buffer"] = _zeros_state(p)
-                    buf = state["momentum_buffer"].data
+                    buf = state["momentum_buffer"]._data
                     buf *= momentum
                     buf += np.divide(g, t1, out=t1)
                     param += np.multiply(buf, -lr, out=t1)

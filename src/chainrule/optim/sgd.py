@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autograd.versions import bump
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _implementation, _scaled_grad
 from ..tensor import _make
 
 _SCRATCH_FROM = 4096  # elements: larger updates go through the optimizer's scratch buffer
@@ -29,7 +29,9 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        _implementation("SGD", differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         self._check_options(defaults)
@@ -57,7 +59,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
-                param, g = p.data, p._grad.data
+                param, g = p._data, p._grad._data
                 if scale is None or scale.dtype is not param.dtype:
                     last = self._last_scale  # the last step's, if lr and dtype are the same
                     if last[1] is param.dtype and last[0] == lr and lr:  # (not ±0.0: its sign)
@@ -82,22 +84,17 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p._grad is None:
                 continue
-            param, g = p.data, p._grad.data
+            param, g = p._data, p._grad._data
             t0, t1 = workspace(param)
-            if weight_decay != 0:
-                np.multiply(param, weight_decay, out=t0)
-                (np.subtract if maximize else np.add)(t0, g, out=t0)
-                g = t0
-            elif maximize:
-                g = np.negative(g, out=t0)
+            g = _scaled_grad(param, g, t0, weight_decay, maximize)
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     state["momentum_buffer"] = buf = _make(g.astype(param.dtype), None)
-                    buf = buf.data
+                    buf = buf._data
                 else:
-                    buf = buf.data
+                    buf = buf._data
                     buf *= momentum
                     if keep == 1.0:
                         buf += g

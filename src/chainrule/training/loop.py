@@ -92,7 +92,7 @@ def evaluate_model(model: nn.Module, dataset, batch_size: int = 1000, num_classe
     for x, y in DataLoader(dataset, batch_size=batch_size):
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        np.add.at(confusion, (y.data, logits.data.argmax(1)), 1)
+        np.add.at(confusion, (y._data, logits._data.argmax(1)), 1)
     model.train(was_training)
     n = confusion.sum()
     return total_loss / max(n, 1), float(np.trace(confusion) / max(n, 1)), confusion
@@ -236,7 +236,7 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
                 opt.step()
                 n = len(y)
                 sums["loss"] += loss.item() * n
-                sums["correct"] += int((logits.data.argmax(1) == y.data).sum())
+                sums["correct"] += int((logits._data.argmax(1) == y._data).sum())
                 sums["seen"] += n
                 step = i + 1
                 if bar is not None:

@@ -416,7 +416,7 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
                       else f"{N.whole(other)}ᵀ @ {fmt.d(y)}")
         chain = [term.local]
     elif op in ("sum", "mean"):
-        n = np.size(t.data) // max(np.size(up), 1)
+        n = np.size(t._data) // max(np.size(up), 1)
         term.local = "1" if op == "sum" else f"1/{n}"
         what = (upstream or "1") if op == "sum" else (f"{upstream} / {n}" if upstream else f"1/{n}")
         chain = [f"{what}, copied to every entry of {x} {N.shape(t.shape)}"]

@@ -143,7 +143,7 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     if show_grads and done:
         grads = R.trace(output, graph=graph).grad
         if deriv is None:
-            grads.update({id(t): t.grad.data for t in done})
+            grads.update({id(t): t.grad._data for t in done})
     if collapse_modules and deriv is not None and deriv.forward:  # modules: L's forward pass
         consumers = {k: [n for n in v if n in deriv.forward] for k, v in consumers.items()}
     groups = _modules(forward, given, consumers, graph) if collapse_modules else {}
@@ -156,7 +156,7 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
             if t.grad_fn is not None:
                 value = graph.value(key)
             else:  # a leaf: its value when first used (None if changed in place since, not kept)
-                value = graph.input_value(*first_use[key]) if key in first_use else t.data
+                value = graph.input_value(*first_use[key]) if key in first_use else t._data
             value = UNKNOWN if value is None else value
         return value, (grads.get(key) if show_grads else None)
 

@@ -129,7 +129,7 @@ def nested(node, parts: list) -> tuple:
 def _partial(node) -> bool:
     """A sum or mean over some axes only."""
     x, axes = node.inputs[0], node.inputs[1] if len(node.inputs) > 1 else None
-    return isinstance(axes, tuple) and len(axes) < np.ndim(getattr(x, "data", x))
+    return isinstance(axes, tuple) and len(axes) < np.ndim(getattr(x, "_data", x))
 
 
 def local(node, i: int, names: list) -> str | None:

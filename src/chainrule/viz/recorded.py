@@ -99,7 +99,7 @@ def _is_seed(t) -> bool:
     it)? Nothing else holds that array in a Tensor."""
     if not hasattr(t, "grad_fn") or t.grad_fn is not None or t.requires_grad:
         return False
-    a = t.data
+    a = t._data
     one = ONE.get(a.dtype)
     while isinstance(a, np.ndarray) and one is not None:
         if a is one:
@@ -128,7 +128,7 @@ def _gradient_of(f, name, output, graph, pairs, seeded) -> Derivative | None:
     mine = set(tr.order)
     d = Derivative(function=f, function_name=name, forward=mine & set(graph.order), trace=tr,
                    candidates=inner + at_leaves)  # the latest first, as backward finds them
-    found = next((t for t, g in at_leaves + inner if _equal(g, output.data)), None)
+    found = next((t for t, g in at_leaves + inner if _equal(g, output._data)), None)
     if found is not None:
         d.wrt = named.get(id(found), "")
     elif not any(_equal(g, graph.value(t.grad_fn)) for node in graph.order if node.seq > fn.seq

@@ -109,9 +109,9 @@ def train(iterations: int = 100, lr: float = 1.0, log=None):
         t["net1"].retain_grad()
         t["net2"].retain_grad()
         error.backward()
-        row = {"error": error.item(), "out": t["out"].item(), "delta2": t["net2"].grad.data.copy(),
-               "delta1": t["net1"].grad.data.copy(), "dW0": w0.grad.data.copy(),
-               "dW1": w1.grad.data.copy()}
+        row = {"error": error.item(), "out": t["out"].item(), "delta2": t["net2"].grad.numpy().copy(),
+               "delta1": t["net1"].grad.numpy().copy(), "dW0": w0.grad.numpy().copy(),
+               "dW1": w1.grad.numpy().copy()}
         history.append(row)
         if log:
             log(it, row)

@@ -92,7 +92,7 @@ def run(out_dir=None, steps: int = STEPS) -> Demo:
     say("")
     real, fake, eps = data(steps=steps)
     D = critic()
-    initial = {k: v.data.copy() for k, v in D.state_dict().items()}
+    initial = {k: v.numpy().copy() for k, v in D.state_dict().items()}
     say("D: 1×8×8 → Conv2d(1, 4, 3) → tanh → Conv2d(4, 8, 3, stride 2) → tanh → Linear(32, 1),")
     say(f"   {sum(p.numel() for p in D.parameters())} weights in float64, "
         f"U(−1/√fan_in, 1/√fan_in) as in PyTorch, seed 0.")
@@ -115,7 +115,7 @@ def run(out_dir=None, steps: int = STEPS) -> Demo:
         say("from then on the critic term D(fake) − D(real) does the falling: D learns to score")
         say("the squares above the noise, at the slope the penalty allows.")
     demo.values.update(initial=initial,
-                       final={k: v.data.copy() for k, v in D.state_dict().items()},
+                       final={k: v.numpy().copy() for k, v in D.state_dict().items()},
                        real=real, fake=fake, eps=eps, lr=LR, lam=LAMBDA, **h)
     save_plot(demo, h["loss"], out_dir, "gradient_penalty_loss.png",
               "WGAN-GP critic loss", log=False)

@@ -122,8 +122,9 @@ def run(out_dir=None) -> Demo:
     errors = {k: float(np.abs(hand[k] - auto[k]).max()) for k in hand}
     say("     largest difference, by hand against autograd:")
     say("       " + ", ".join(f"{k} {e:.1e}" for k, e in errors.items()))
-    demo.values.update(x=X[0].copy(), w0=w0, b0=b0, w1=w1, b1=b1, y=y, a=a.data[0].copy(),
-                       h=h.data[0].copy(), z=z.data[0].copy(), p=p.data[0].copy(),
+    demo.values.update(x=X[0].copy(), w0=w0, b0=b0, w1=w1, b1=b1, y=y, a=a.detach().numpy()[0].copy(),
+                       h=h.detach().numpy()[0].copy(), z=z.detach().numpy()[0].copy(),
+                       p=p.detach().numpy()[0].copy(),
                        tanh_jacobian=jt_auto, tanh_closed_form=jt_form,
                        softmax_jacobian=js_auto, softmax_closed_form=js_form,
                        chain=chain, chain_autograd=chain_auto, loss=loss.item(), hand=hand,

@@ -56,7 +56,7 @@ def run(out_dir=None, iterations: int = 300) -> Demo:
         with cr.no_grad():
             x.sub_(step * x.grad)
     x_ls = np.linalg.lstsq(A_np, b_np, rcond=None)[0]
-    demo.values.update(x=x.data.copy(), x_lstsq=x_ls, losses=losses)
+    demo.values.update(x=x.detach().numpy().copy(), x_lstsq=x_ls, losses=losses)
     say(f"\nGradient descent, step 1/L = {step:.4f}, {iterations} iterations:")
     for k in (0, 1, 2, 9, 49, iterations - 1):
         say(f"  iteration {k + 1:4d}: f = {losses[k]:.6f}")

@@ -49,7 +49,7 @@ def train(iterations: int = 1500, lr: float = 1.0, seed: int = 0):
         w0.grad = w1.grad = None
     with cr.no_grad():
         _, t = forward(w0, w1, x, y)
-    return losses, t["l2"].data.ravel()
+    return losses, t["l2"].detach().numpy().ravel()
 
 
 def run(out_dir=None, iterations: int = 1500) -> Demo:
