@@ -1,10 +1,15 @@
 """save/load: round trips, no pickle, atomic writes, and clear errors on bad files."""
 
+import io
 import json
 import math
 import os
 import pickle
 import re
+import stat
+import subprocess
+import sys
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -12,6 +17,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.serialization as serialization
+from chainrule._io import atomic_write_text
 
 
 def checkpoint():
@@ -195,3 +201,159 @@ def test_other_files_are_not_checkpoints(tmp_path):
         match = re.escape(f"{tmp_path / name} is not a readable") + f".*{detail}"
         with pytest.raises(ValueError, match=match):
             cr.load(tmp_path / name)
+
+
+# -- hostile and corrupt files: one exception type, naming the file, nothing big allocated ----
+
+
+def _npy(descr: str, shape: tuple, data: bytes, fortran: bool = False) -> bytes:
+    """A ``.npy`` member with a header written by hand (it may lie about the data)."""
+    header = repr({"descr": descr, "fortran_order": fortran, "shape": shape}).encode()
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
+
+
+def _manifest(root) -> bytes:
+    text = json.dumps({"format": "chainrule", "version": 1, "root": root}).encode()
+    return _npy("|u1", (len(text),), text)
+
+
+def _zip(path, members: dict, compression=zipfile.ZIP_STORED) -> None:
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        for name, blob in members.items():
+            z.writestr(name + ".npy", blob)
+
+
+def _ok_array(array: np.ndarray) -> bytes:
+    f = io.BytesIO()
+    np.lib.format.write_array(f, array, allow_pickle=False)
+    return f.getvalue()
+
+
+def _hostile(kind: str, path) -> None:
+    """Write one hostile or corrupt file of the given kind to ``path``."""
+    tensor = {"tensor": "a0", "requires_grad": False}
+    if kind == "truncated zip":
+        cr.save({"w": np.zeros(100)}, path)
+        path.write_bytes(path.read_bytes()[:-40])
+    elif kind == "shape larger than data":  # declares 1 GiB, holds 8 bytes
+        _zip(path, {"a0": _npy("<f4", (1 << 28,), b"\0" * 8), "manifest": _manifest(tensor)})
+    elif kind == "manifest larger than data":
+        _zip(path, {"manifest": _npy("|u1", (1 << 30,), b"{}")})
+    elif kind == "deep nesting":
+        deep = b"[" * 100_000 + b"]" * 100_000
+        text = b'{"format": "chainrule", "version": 1, "root": ' + deep + b"}"
+        _zip(path, {"manifest": _npy("|u1", (len(text),), text)})
+    elif kind == "deep nodes":  # valid JSON, nested {"list": [...]} nodes
+        deep = b'{"list": [' * 5000 + b"null" + b"]}" * 5000
+        text = b'{"format": "chainrule", "version": 1, "root": ' + deep + b"}"
+        _zip(path, {"manifest": _npy("|u1", (len(text),), text)})
+    elif kind == "wrong dtype string":
+        _zip(path, {"a0": _npy("<f3", (2,), b"\0" * 6), "manifest": _manifest(tensor)})
+    elif kind == "string tensor":
+        _zip(path, {"a0": _ok_array(np.array(["ab", "c"])), "manifest": _manifest(tensor)})
+    elif kind == "int tensor requiring grad":
+        node = {"tensor": "a0", "requires_grad": True}
+        _zip(path, {"a0": _ok_array(np.arange(3)), "manifest": _manifest(node)})
+    elif kind == "object array":
+        _zip(path, {"a0": _npy("|O", (1,), pickle.dumps([1])), "manifest": _manifest(tensor)})
+    elif kind == "zip bomb":  # 64 MiB of zeros deflated to ~64 KiB
+        _zip(path, {"a0": _ok_array(np.zeros(1 << 24, np.float32)),
+                    "manifest": _manifest(tensor)}, zipfile.ZIP_DEFLATED)
+    elif kind == "declared size beyond the file":
+        cr.save({"w": np.zeros(100)}, path)
+        blob = bytearray(path.read_bytes())
+        for sig in (b"PK\x01\x02", b"PK\x03\x04"):  # both headers: sizes say 1 GiB
+            at = blob.index(sig)
+            off = 20 if sig == b"PK\x01\x02" else 18
+            blob[at + off : at + off + 8] = (1 << 30).to_bytes(4, "little") * 2
+        path.write_bytes(bytes(blob))
+    elif kind == "bad node types":
+        _zip(path, {"manifest": _manifest({"dict": [[{"unhashable": 1}, 2]]})})
+    elif kind == "missing array":
+        _zip(path, {"manifest": _manifest({"tensor": "a7"})})
+    elif kind == "manifest not utf-8":
+        _zip(path, {"manifest": _npy("|u1", (2,), b"\xff\xfe")})
+    elif kind == "non-zip":
+        path.write_bytes(np.random.default_rng(0).bytes(1000))
+    elif kind == "empty file":
+        path.write_bytes(b"")
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        raise AssertionError(kind)
+
+
+HOSTILE = ["truncated zip", "shape larger than data", "manifest larger than data",
+           "deep nesting", "deep nodes", "wrong dtype string", "string tensor",
+           "int tensor requiring grad", "object array", "zip bomb",
+           "declared size beyond the file", "bad node types", "missing array",
+           "manifest not utf-8", "non-zip", "empty file", "directory"]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_hostile_files_raise_load_error_naming_the_file(tmp_path, kind):
+    path = tmp_path / "ckpt.npz"
+    _hostile(kind, path)
+    tracemalloc.start()
+    try:
+        with pytest.raises(serialization.LoadError) as info:
+            cr.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"load: {path} is not a readable chainrule checkpoint" in str(info.value)
+    # nothing is allocated beyond what the file holds (the zip bomb's 64 MiB included)
+    assert peak < 4 * max(path.stat().st_size, 1 << 20), peak
+
+
+def test_load_error_is_what_pytorch_and_value_error_habits_catch(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(b"not a checkpoint")
+    for kind in (pickle.UnpicklingError, ValueError):
+        with pytest.raises(kind):
+            cr.load(path)
+
+
+# -- files: leftovers of killed saves are removed, permissions follow the umask -------------
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_save_removes_leftovers_of_killed_saves_but_not_a_live_writers(tmp_path):
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = {
+            "dead": f".ckpt.npz.{_dead_pid()}.k2j4h5g6.tmp.npz",  # a save killed mid-write
+            "old": ".ckpt.npz.a1b2c3d4.tmp",  # an older chainrule's name, from before this process
+            "live": f".ckpt.npz.{live.pid}.z9y8x7w6.tmp.npz",  # a concurrent writer's
+            "other": f".other.npz.{_dead_pid()}.k2j4h5g6.tmp.npz",  # another file's
+        }
+        for name in names.values():
+            (tmp_path / name).write_bytes(b"PK\x03\x04" + b"\0" * 1000)
+        os.utime(tmp_path / names["old"], (1e9, 1e9))
+        cr.save({"epoch": 1}, tmp_path / "ckpt.npz")
+        assert sorted(os.listdir(tmp_path)) == sorted(
+            ["ckpt.npz", names["live"], names["other"]])
+        atomic_write_text(tmp_path / "other.npz", "x")  # the same for any file
+        assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", "other.npz", names["live"]])
+    finally:
+        live.kill()
+        live.wait()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_files_honour_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        cr.save({"epoch": 1}, tmp_path / "ckpt.npz")
+        atomic_write_text(tmp_path / "metrics.csv", "epoch\n1\n")
+        (tmp_path / "plain").write_text("as open() makes it")
+    finally:
+        os.umask(old)
+    for name in ["ckpt.npz", "metrics.csv", "plain"]:
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o666 & ~umask, name

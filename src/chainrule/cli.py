@@ -3,44 +3,84 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .datasets.digits import load_digit  # predict's preprocessing, MNIST's recipe
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+
+def _int_from(low: int):
+    """An argparse type: an integer of at least ``low``."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
+        return value
+    parse.__name__ = "integer"  # argparse's "invalid integer value: 'x'"
+    return parse
+
+
+_positive_int, _non_negative_int = _int_from(1), _int_from(0)
+
+
+def _number(low: float, high: float = math.inf, low_open: bool = False):
+    """An argparse type: a finite float from ``low`` (excluded if ``low_open``) to below
+    ``high``; NaN and Inf are refused, and the error names the range."""
+    interval = (f"{'>' if low_open else '>='} {low:g}" if math.isinf(high) else
+                f"in {'(' if low_open else '['}{low:g}, {high:g})")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        above = low < value if low_open else low <= value
+        if not (math.isfinite(value) and above and value < high):
+            raise argparse.ArgumentTypeError(f"must be a finite number {interval}, got {text}")
+        return value
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument error is one line on stderr (exit 2), not the usage and then the error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="chainrule",
         description="chainrule: backpropagation you can do, see and check.")
+    p.add_argument("--debug", action="store_true", dest="debug_all",
+                   help="show the traceback of an error (also after a command: train --debug)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     t = sub.add_parser("train", help="train a network on MNIST",
                        description="Train an MLP or a CNN on MNIST. Writes the checkpoint, "
                                    "metrics.csv, curves.png and confusion.png into --out. Ctrl-C "
                                    "saves a resumable checkpoint.")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"],
+    # defaults None: with --resume, a flag not given means the checkpoint's value
+    t.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist"],
                    help="the data set (default: mnist)")
-    t.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
+    t.add_argument("--model", default=None, choices=["mlp", "cnn"],
                    help="mlp: 784-512-256-10 with ReLU; cnn: two conv+pool blocks, two linear "
                         "layers (default: mlp)")
     t.add_argument("--epochs", type=_positive_int, default=None,
                    help="number of epochs (default: 10 for mlp, 5 for cnn)")
-    t.add_argument("--batch-size", type=_positive_int, default=64, help="default: 64")
-    t.add_argument("--lr", type=float, default=None,
+    t.add_argument("--batch-size", type=_positive_int, default=None, help="default: 64")
+    t.add_argument("--lr", type=_number(0.0, low_open=True), default=None,
                    help="learning rate (default: 0.05 for sgd, 0.001 for adam), cosine-annealed")
-    t.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
+    t.add_argument("--optimizer", default=None, choices=["sgd", "adam"],
                    help="sgd (Nesterov momentum 0.9) or adam")
-    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (default: 0)")
-    t.add_argument("--seed", type=int, default=0,
+    t.add_argument("--momentum", type=_number(0.0, 1.0), default=None,
+                   help="SGD momentum, in [0, 1) (default: 0.9)")
+    t.add_argument("--weight-decay", type=_number(0.0), default=None,
+                   help="L2 penalty (default: 0)")
+    t.add_argument("--seed", type=int, default=None,
                    help="seeds initialisation, the validation split, shuffling and dropout: the "
                         "same seed gives the same weights (default: 0)")
     t.add_argument("--data-dir", default=None,
@@ -48,11 +88,17 @@ def _parser() -> argparse.ArgumentParser:
                         "$CHAINRULE_DATA/mnist, then ~/.cache/chainrule/mnist")
     t.add_argument("--download", action="store_true",
                    help="fetch missing MNIST files from the public mirrors (MD5-checked)")
-    t.add_argument("--val-size", type=int, default=5000,
-                   help="training images held out for validation")
+    t.add_argument("--val-size", type=_non_negative_int, default=None,
+                   help="training images held out for validation; 0: no validation (default: "
+                        "5000, or a fifth of a smaller training set)")
     t.add_argument("--out", default=None, help="output folder (default: runs/<dataset>-<model>)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (it stays until the new run writes "
+                        "its first checkpoint)")
     t.add_argument("--resume", metavar="CHECKPOINT", default=None,
-                   help="continue from a checkpoint written by train (also after Ctrl-C)")
+                   help="continue from a checkpoint written by train (also after Ctrl-C); "
+                        "--epochs N trains a finished run longer; --lr is applied; other "
+                        "settings are the checkpoint's (a different value is refused)")
     t.add_argument("--threads", type=_positive_int, default=None,
                    help="BLAS threads (default: NumPy's; 1 is often faster on a busy machine)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -73,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run a worked example of backpropagation")
     d.add_argument("name", nargs="?", help="the demo (omit to list them)")
     d.add_argument("--out", default=None, help="folder for the demo's graph or plot")
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true",
+                             help="show the traceback of an error instead of one line")
     return p
 
 
@@ -81,17 +130,23 @@ def _train(args) -> int:
     if args.threads:
         from .threads import set_num_threads
         set_num_threads(args.threads)
-    # resuming: the checkpoint's own number of epochs unless --epochs says otherwise
-    epochs = args.epochs or (None if args.resume else 10 if args.model == "mlp" else 5)
+    # a setting not given is None: the checkpoint's when resuming, else train's default
+    model, dataset = args.model or "mlp", args.dataset or "mnist"
+    epochs = args.epochs or (None if args.resume else 10 if model == "mlp" else 5)
     cfg = TrainConfig(dataset=args.dataset, model=args.model, epochs=epochs,
                       batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                       momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
                       data_dir=args.data_dir, val_size=args.val_size,
-                      out=args.out or f"runs/{args.dataset}-{args.model}",
+                      out=args.out or f"runs/{dataset}-{model}",
                       progress=not args.no_progress, plots=not args.no_plots,
-                      download=args.download)
+                      download=args.download, overwrite=args.overwrite)
     if args.resume and args.out is None:
         cfg.out = str(Path(args.resume).parent)
+    out = Path(cfg.out)
+    file = next((f for f in (out, *out.parents) if f.exists() and not f.is_dir()), None)
+    if file is not None:
+        where = "" if file == out else f" ({file} is a file)"
+        raise ValueError(f"--out {out}{where}: not a folder; choose another --out")
     try:
         train(cfg, resume=args.resume)
     except TrainingInterrupted:
@@ -114,34 +169,6 @@ def _evaluate(args) -> int:
     for k, row in enumerate(confusion):
         print(f"{k:>6}" + "".join(f"{v:>6}" for v in row))
     return 0
-
-
-def load_digit(path) -> np.ndarray:
-    """An image file as a (1, 28, 28) float32 array in [0, 1], white digit on black as in MNIST
-    (a light background is inverted), centred and scaled to 20x20 inside 28x28 like MNIST."""
-    try:
-        from PIL import Image
-    except ImportError as e:
-        raise ImportError("predict needs Pillow: pip install pillow (or 'chainrule[train]')") from e
-    try:
-        img = Image.open(path).convert("L")
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read the image ({e})") from None
-    a = np.asarray(img, dtype=np.float32) / 255.0
-    if a.mean() > 0.5:  # dark digit on a light background
-        a = 1.0 - a
-    ys, xs = np.nonzero(a > 0.1)
-    if len(ys):
-        a = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    h, w = a.shape
-    scale = 20.0 / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray((a * 255).astype(np.uint8)).resize(size, Image.BILINEAR),
-                       dtype=np.float32) / 255.0
-    canvas = np.zeros((28, 28), np.float32)
-    top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
-    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
-    return canvas[None]
 
 
 def _predict(args) -> int:
@@ -180,14 +207,34 @@ def _demo(args) -> int:
     return 0
 
 
+def _one_line(e: BaseException) -> str:
+    """An error as one line: an OSError as "file: reason", a message of several lines joined,
+    the type named unless it is one of the kinds chainrule raises on bad input."""
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted"
+    text = str(e)
+    if isinstance(e, OSError) and e.strerror:
+        text = e.strerror if e.filename is None else f"{e.filename}: {e.strerror}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    text = "".join(f"{line} " if line.endswith(":") or k == len(lines) - 1 else f"{line}; "
+                   for k, line in enumerate(lines)).strip()
+    if not isinstance(e, (ValueError, OSError, RuntimeError, ImportError)) or not text:
+        text = f"{type(e).__name__}: {text} (run with --debug for the traceback)"
+    return text
+
+
 def main(argv=None) -> int:
+    """The ``chainrule`` command. A failure is one line on stderr and exit status 1 (130 after
+    Ctrl-C, 2 for a bad argument); ``--debug`` shows the traceback instead."""
     args = _parser().parse_args(argv)
     commands = {"train": _train, "evaluate": _evaluate, "predict": _predict, "demo": _demo}
     try:
         return commands[args.command](args)
-    except (FileNotFoundError, ValueError, ImportError) as e:
-        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as e:
+        if args.debug or args.debug_all:
+            raise
+        print(f"chainrule {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 130 if isinstance(e, KeyboardInterrupt) else 1
 
 
 if __name__ == "__main__":

@@ -7,14 +7,18 @@ object: ``{"dict": [[key, node], ...]}`` (keys str or int, order kept), ``{"list
 ``{"tuple": [...]}``, ``{"tensor": name, "requires_grad": bool}``, ``{"ndarray": name}``,
 ``{"scalar": name}``. Loading reads arrays with ``allow_pickle=False`` and parses JSON, so a
 checkpoint can never run code.
+
+``load`` trusts nothing in the file: each member's declared shape and dtype must match the bytes
+it holds before anything is allocated, so a hostile file cannot make it allocate more than its
+own size, and every way a file can be wrong raises ``LoadError``, naming the file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import math
 import os
-import tempfile
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,8 +27,18 @@ import numpy as np
 
 import chainrule as cr
 
+from ._io import atomic_write
+
 FORMAT, VERSION = "chainrule", 1
 MANIFEST = "manifest"
+_TENSOR_KINDS = "biufc"  # dtype kinds a Tensor holds: bool, ints, floats, complex
+
+
+class LoadError(pickle.UnpicklingError, ValueError):
+    """``cr.load``'s one error for a file that is not a readable chainrule checkpoint (empty,
+    truncated, corrupt, hostile, or another format); its message names the file. A subclass of
+    ``pickle.UnpicklingError``, which ``torch.load(weights_only=True)`` raises for a file it
+    refuses, and of ``ValueError``, so that either habit catches it."""
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray], names: dict[int, str], where: str) -> Any:
@@ -83,6 +97,8 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], made: dict[str, Any]) -> A
     if name not in made:
         array = arrays[name]
         if kind == "tensor":
+            if array.dtype.kind not in _TENSOR_KINDS:
+                raise ValueError(f"tensor {name} has dtype {array.dtype}, which no Tensor holds")
             rg = node.get("requires_grad", False)
             made[name] = (cr.tensor(array, dtype=array.dtype, requires_grad=True) if rg
                           else cr.from_numpy(array))  # fmt: skip
@@ -91,15 +107,6 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], made: dict[str, Any]) -> A
         else:
             made[name] = array[()]
     return made[name]
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not possible everywhere (Windows)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def save(obj: Any, path: str | os.PathLike) -> None:
@@ -115,43 +122,77 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     root = _encode(obj, arrays, {}, "obj")
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root})
     arrays[MANIFEST] = np.frombuffer(manifest.encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
             np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+
+    atomic_write(path, write, durable=True)
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: int) -> np.ndarray:
+    """One ``.npy`` member, its header checked against the bytes it holds before allocating."""
+    name = info.filename
+    if info.compress_type != zipfile.ZIP_STORED:  # what save writes; a compressed member could
+        raise ValueError(f"member {name} is compressed")  # unpack to far more than the file
+    if info.file_size != info.compress_size or info.header_offset + info.file_size > file_size:
+        raise ValueError(f"member {name} declares {info.file_size} bytes, more than the file holds")
+    with z.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran_order, dtype = read_header(f)
+        if dtype.hasobject:
+            raise ValueError(f"member {name} holds Python objects (reading them needs pickle)")
+        need, have = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
+        if need != have:
+            raise ValueError(f"member {name} declares shape {shape} of {dtype} ({need} bytes) "
+                             f"but holds {have} bytes")
+        buf = bytearray(need)
+        if f.readinto(buf) != need or f.read(1):  # reading to the end checks the zip's CRC
+            raise ValueError(f"member {name} is shorter than its header says")
+    return np.frombuffer(buf, dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _load(path: Path) -> Any:
+    if path.is_dir():
+        raise ValueError("it is a directory")
+    file_size = path.stat().st_size
+    if file_size == 0:
+        raise ValueError("the file is empty")
+    with open(path, "rb") as f:
+        if f.read(6) == b"\x93NUMPY":
+            raise ValueError("a single .npy array, not an .npz archive")
+        f.seek(0)
+        with zipfile.ZipFile(f) as z:
+            members = {i.filename[:-4]: i for i in z.infolist() if i.filename.endswith(".npy")}
+            if MANIFEST not in members:
+                raise ValueError("an .npz archive without a chainrule manifest")
+            arrays = {name: _read_member(z, info, file_size) for name, info in members.items()}
+    manifest = json.loads(arrays.pop(MANIFEST).tobytes().decode())
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError("its manifest is not a chainrule manifest")
+    if manifest.get("version", 0) > VERSION:
+        raise ValueError(f"format version {manifest['version']} is newer than this chainrule")
+    return _decode(manifest["root"], arrays, {})
 
 
 def load(path: str | os.PathLike, map_location: Any = None) -> Any:
     """Read what ``save`` wrote: Tensors come back as Tensors with their dtype, NumPy arrays as
     arrays, int dict keys as ints and tuples as tuples. ``map_location`` is accepted for
-    PyTorch habits and ignored (everything lives in NumPy)."""
+    PyTorch habits and ignored (everything lives in NumPy).
+
+    Raises ``FileNotFoundError`` when nothing is at ``path``, and ``LoadError`` (a
+    ``ValueError`` and a ``pickle.UnpicklingError``) naming the file for anything else that is
+    not a readable checkpoint: a directory, an empty, truncated or corrupt file, another
+    format, or a hostile one (members larger than the file, object arrays, deep nesting)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"load: no checkpoint at {path}")
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with npz:
-            if MANIFEST not in npz.files:
-                raise ValueError("an .npz archive without a chainrule manifest")
-            arrays = {name: npz[name] for name in npz.files}
-        manifest = json.loads(arrays.pop(MANIFEST).tobytes().decode())
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ValueError("its manifest is not a chainrule manifest")
-        if manifest.get("version", 0) > VERSION:
-            raise ValueError(f"format version {manifest['version']} is newer than this chainrule")
-        return _decode(manifest["root"], arrays, {})
-    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, TypeError) as e:
-        raise ValueError(
+        return _load(path)
+    except Exception as e:  # whatever a hostile file provokes (RecursionError included)
+        raise LoadError(
             f"load: {path} is not a readable chainrule checkpoint (truncated, corrupt, or "
             f"another format): {e}"
         ) from e

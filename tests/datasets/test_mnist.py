@@ -345,3 +345,60 @@ def test_real_loader_epoch(real_train):
             np.testing.assert_array_equal(x.data[0], real_train[j][0].data)
         seen += np.bincount(y.data, minlength=10)
     assert seen.tolist() == np.bincount(real_train.targets.data, minlength=10).tolist()
+
+
+# nothing silently wrong: edits seen, the other data set's files, odd sizes, empty sets --------
+
+
+def test_loader_sees_edits_of_the_data_in_place(tmp_path):
+    images, _ = make_split(tmp_path, n=10)
+    ds = MNIST(root=tmp_path)
+    ((before, _),) = DataLoader(ds, batch_size=10)  # a first pass, as training's first epoch
+    assert before.data[:4].max() > 0
+    ds.data[0:4] = 0
+    ((xb, _),) = DataLoader(ds, batch_size=10)
+    np.testing.assert_array_equal(xb.data[:4], 0)
+    np.testing.assert_array_equal(xb.data[4:, 0], images[4:] / np.float32(255))
+
+
+def test_fashion_mnist_refuses_the_mnist_files(tmp_path):
+    folder = MNIST(root=real_root(), train=False).root
+    for train in (True, False):
+        with pytest.raises(ValueError) as e:
+            FashionMNIST(root=folder, train=train)
+        split = "train" if train else "t10k"
+        assert str(e.value).startswith(f"{folder / split}-images-idx3-ubyte.gz: these are "
+                                       f"MNIST's files")
+        assert "not FashionMNIST's" in str(e.value)
+    raw = tmp_path / "raw"  # the decompressed originals are known too
+    raw.mkdir()
+    for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]:
+        (raw / name).write_bytes(mnist_module._read_bytes(folder / f"{name}.gz"))
+    with pytest.raises(ValueError, match="these are MNIST's files"):
+        FashionMNIST(root=raw, train=False)
+    assert len(MNIST(root=raw, train=False)) == 10000
+
+
+def test_mnist_refuses_fashion_mnist_files(tmp_path, monkeypatch):
+    make_split(tmp_path, n=5)  # stands for Fashion-MNIST's original: its MD5 is recorded so
+    fake = md5(tmp_path / "train-images-idx3-ubyte.gz")
+    monkeypatch.setitem(mnist_module._ORIGINALS, fake, FashionMNIST)
+    with pytest.raises(ValueError, match="these are FashionMNIST's files .* not MNIST's"):
+        MNIST(root=tmp_path)
+    assert len(FashionMNIST(root=tmp_path)) == 5
+
+
+def test_images_other_than_28_by_28_are_an_error_naming_size_and_file(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((3, 32, 32), np.uint8), gz=True)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(3, np.uint8), gz=True)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    with pytest.raises(ValueError, match=f"^{path}: the images are 32x32; MNIST's are 28x28$"):
+        MNIST(root=tmp_path)
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "raw"])
+def test_an_empty_set_is_an_error_naming_the_file(tmp_path, gz):
+    make_split(tmp_path, "t10k", n=0, gz=gz)
+    path = tmp_path / ("t10k-images-idx3-ubyte" + (".gz" if gz else ""))
+    with pytest.raises(ValueError, match=f"^{path}: holds 0 images"):
+        MNIST(root=tmp_path, train=False)

@@ -73,6 +73,29 @@ def _to_float(images: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Pixels:
+    """uint8 images (N, 28, 28) seen as float32 (N, 1, 28, 28) in [0, 1], converted batch by
+    batch when indexed: the DataLoader's whole-array batching then sees edits of ``ds.data``
+    (a converted copy made once would keep serving the old pixels)."""
+
+    def __init__(self, raw: np.ndarray):
+        self.raw = raw
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return _to_float(self.raw[index][:, None])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = _to_float(self.raw[:, None])
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
 def _existing(path: Path) -> Path | None:
     """``path`` or ``path.gz``, whichever exists (the raw file first)."""
     gz = path.with_name(path.name + ".gz")
@@ -133,6 +156,10 @@ class MNIST(Dataset):
         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
     }
+    raw_md5 = {  # the MD5s of the decompressed originals (the images files)
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    }
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
                "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]  # fmt: skip
     mean, std = 0.1307, 0.3081  # training-set pixel statistics, in [0, 1] units
@@ -161,8 +188,16 @@ class MNIST(Dataset):
             raise FileNotFoundError(self._missing(base, dirs, names, target))
         images_path, labels_path = found
         self.root = images_path.parent
+        self._check_origin(images_path)
         images = read_idx(images_path, IMAGES_MAGIC)
         labels = read_idx(labels_path, LABELS_MAGIC)
+        if images.shape[1:] != (28, 28):
+            raise ValueError(
+                f"{images_path}: the images are {images.shape[1]}x{images.shape[2]}; "
+                f"{type(self).__name__}'s are 28x28"
+            )
+        if len(images) == 0:
+            raise ValueError(f"{images_path}: holds 0 images; an empty set is an error")
         if len(images) != len(labels):
             raise ValueError(
                 f"{type(self).__name__}: {images_path} holds {len(images)} images but "
@@ -175,7 +210,17 @@ class MNIST(Dataset):
             )
         self.data = cr.from_numpy(images)
         self.targets = cr.from_numpy(labels.astype(np.int64))
-        self._float_cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _check_origin(self, path: Path) -> None:
+        """Refuse the other data set's original files (known by their MD5, gzipped or raw)."""
+        owner = _ORIGINALS.get(_md5(path))
+        family = next(c for c in type(self).__mro__ if c in (MNIST, FashionMNIST))
+        if owner is not None and owner is not family:
+            raise ValueError(
+                f"{path}: these are {owner.__name__}'s files (the MD5 of its original "
+                f"{path.name.split('.')[0]}), not {family.__name__}'s; use "
+                f"{owner.__name__}, or give the folder of {family.__name__}'s files"
+            )
 
     @classmethod
     def _search_dirs(cls, root: str | os.PathLike | None) -> tuple[Path, list[Path], Path]:
@@ -238,15 +283,12 @@ class MNIST(Dataset):
             target = self.target_transform(target)
         return image, target
 
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(images float32 (N, 1, 28, 28) in [0, 1], targets int64 (N,)) for the DataLoader's
-        whole-array batching; None when a transform must see each sample."""
+    def _arrays(self) -> tuple[_Pixels, np.ndarray] | None:
+        """(images as float32 (N, 1, 28, 28) in [0, 1], converted per batch, targets int64 (N,))
+        for the DataLoader's whole-array batching; None when a transform must see each sample."""
         if self.transform is not None or self.target_transform is not None:
             return None
-        raw = _as_array(self.data)
-        if self._float_cache is None or self._float_cache[0] is not raw:
-            self._float_cache = (raw, _to_float(raw[:, None]))
-        return self._float_cache[1], _as_array(self.targets).astype(np.int64, copy=False)
+        return _Pixels(_as_array(self.data)), _as_array(self.targets).astype(np.int64, copy=False)
 
     @property
     def class_to_idx(self) -> dict[str, int]:
@@ -272,6 +314,13 @@ class FashionMNIST(MNIST):
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
     }
+    raw_md5: dict[str, str] = {}  # not recorded: raw Fashion-MNIST files are known only gzipped
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]  # fmt: skip
     mean, std = 0.2860, 0.3530
+
+
+# the data set each original images file belongs to, by its MD5 (gzipped, or raw where known)
+_ORIGINALS = {md5: cls for cls in (MNIST, FashionMNIST)
+              for name, md5 in [*cls.resources.items(), *cls.raw_md5.items()]
+              if name.startswith(("train-images", "t10k-images"))}

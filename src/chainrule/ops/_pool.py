@@ -7,6 +7,13 @@ ReLU's fresh output cost a small CNN ~30 page faults and ~75 µs of kernel time 
 conv2d, the pools and ReLU take their big arrays from here: an array is handed out again only
 once nothing refers to it any more (``sys.getrefcount``), neither a caller's result nor a graph's
 saved arrays nor any view of it.
+
+The pool keeps at most ``_POOL_BYTES`` = 256 MiB, and no single array over a quarter of it: the
+largest working set measured, the batch-1000 CNN inference of ``benchmarks/`` (W5-CNN), keeps
+176 MiB here (arrays up to 55 MiB), a batch-64 CNN training step 20 MiB; a smaller cap would
+make those arrays fresh, and page-fault, in every batch. What it keeps stays after the models
+are gone, until ``chainrule.utils.empty_cache()`` (PyTorch's ``torch.cuda.empty_cache()``)
+releases it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ _OUTPUTS_FROM = 1 << 19  # bytes: an elementwise op's output is pooled from here
 _PER_KIND = 16  # arrays kept per (shape, dtype, tag): a training step holds a few at once;
                 # a caller who keeps hundreds of results gets new arrays past these
 _POOL = {}  # (shape, dtype, tag) -> arrays handed out before; oldest kind first
-_POOL_BYTES = 256 << 20  # at most this much kept
+_POOL_BYTES = 256 << 20  # at most this much kept (see above)
 _POOL_LOCK = threading.Lock()
 _pool_bytes = 0
 
@@ -82,3 +89,13 @@ def _empty_like(x):
     """An uninitialised array of x's shape, dtype and memory layout, from the pool (C order
     where x is broadcast: its stride-0 axes have no layout to keep)."""
     return _empty(x.shape, x.dtype, tuple(range(x.ndim)) if 0 in x.strides else _order(x))
+
+
+def empty_cache() -> None:
+    """Release the big arrays that conv2d, the pools and ReLU keep for reuse (at most 256 MiB,
+    kept after the models are gone), as ``torch.cuda.empty_cache()`` releases PyTorch's cached
+    GPU memory. Arrays still in use stay with their users; later calls fill the pool again."""
+    global _pool_bytes
+    with _POOL_LOCK:
+        _POOL.clear()
+        _pool_bytes = 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import math
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +39,30 @@ class TrainConfig:
     seed: int = 0
     data_dir: str | None = None
     out: str = "runs/mnist"
-    val_size: int = 5000
+    val_size: int | None = None  # None: 5000, or a fifth of a smaller training set; 0: none
     progress: bool = True
     plots: bool = True
     download: bool = False
+    overwrite: bool = False  # replace a run already in ``out`` (else refused)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# A resumed run keeps these from its checkpoint: None means "the checkpoint's" (a new run's
+# default), another value is refused. ``lr`` and ``epochs`` may change, with a line saying so.
+KEPT = ("dataset", "model", "optimizer", "batch_size", "momentum", "weight_decay", "seed",
+        "val_size")
+
+
+class RunExistsError(ValueError):
+    """``train`` into a folder that already holds a run, without ``overwrite`` or ``resume``."""
+
+
+class TrainingDiverged(ValueError):
+    """The loss or the weights became NaN or Inf; the last good checkpoint was kept."""
 
 
 class TrainingInterrupted(Exception):
@@ -66,7 +83,7 @@ def load_dataset(name: str, root, train: bool, download: bool = False):
         raise ValueError(f"unknown dataset {name!r}: choose mnist or fashion-mnist")
     ds = kinds[name](root=root, train=train, download=download)
     images, labels = ds._arrays()
-    images = (images - np.float32(ds.mean)) / np.float32(ds.std)
+    images = (np.asarray(images) - np.float32(ds.mean)) / np.float32(ds.std)
     return TensorDataset(images, labels)
 
 
@@ -100,15 +117,115 @@ def evaluate_model(model: nn.Module, dataset, batch_size: int = 1000, num_classe
 
 # -- checkpoints ------------------------------------------------------------------------------
 
+RESUME_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "step", "history", "sums",
+               "rng")
+
+
+def read_checkpoint(path, keys=("model", "config")) -> dict:
+    """What ``train`` saved at ``path``: a ValueError naming the file if it holds no ``keys``."""
+    ckpt = load(path)
+    missing = [k for k in keys if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing or not isinstance(ckpt["config"], dict):
+        raise ValueError(f"{path}: not a chainrule training checkpoint (no "
+                         f"{', '.join(repr(k) for k in missing or ['config'])})")
+    return ckpt
+
+
 def load_checkpoint(path):
     """Load a checkpoint written by ``train`` and rebuild its model (weights loaded)."""
-    ckpt = load(path)
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
-        raise ValueError(f"{path}: not a chainrule training checkpoint (no 'model' and 'config')")
+    ckpt = read_checkpoint(path)
     cfg = TrainConfig.from_dict(ckpt["config"])
     model = build_model(cfg.model)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise ValueError(f"{path}: its weights do not fit the {cfg.model} model its config "
+                         f"names: {e}") from e
     return model, cfg, ckpt
+
+
+RUN_FILES = ("checkpoint.npz", "metrics.csv", "curves.png", "confusion.png")
+
+
+def _refuse_existing_run(out: Path) -> None:
+    """Raise RunExistsError if ``out`` holds a run (a checkpoint or metrics), naming it."""
+    ckpt = out / "checkpoint.npz"
+    if not (ckpt.exists() or (out / "metrics.csv").exists()):
+        return
+    what = f"{out / 'metrics.csv'}, no checkpoint"
+    if ckpt.exists():
+        try:
+            state = load(ckpt)
+            c = state["config"]
+            what = (f"{ckpt}: {c['model']} on {c['dataset']}, {state['epoch']} of {c['epochs']} "
+                    f"epochs")
+        except Exception:  # whatever it holds, it is the run's and not ours to replace
+            what = str(ckpt)
+    raise RunExistsError(
+        f"--out {out} already holds a run ({what}); continue it with --resume {ckpt} (add "
+        f"--epochs N to train longer), replace it with --overwrite, or choose another --out")
+
+
+def _resumed_config(cfg: TrainConfig, saved: dict, resume, log) -> TrainConfig:
+    """The checkpoint's settings, with where and how to show the run taken from ``cfg``; a
+    setting of ``cfg`` that differs from the checkpoint's is refused (``KEPT``), or applied with
+    a line (``lr``, ``epochs``)."""
+    run = TrainConfig.from_dict(saved)
+    conflicts = [f"--{k.replace('_', '-')} {getattr(cfg, k)} (the checkpoint's: {saved.get(k)})"
+                 for k in KEPT if getattr(cfg, k) is not None and getattr(cfg, k) != saved.get(k)]
+    if conflicts:
+        raise ValueError(
+            f"--resume {resume}: {', '.join(conflicts)} would change the run; a resumed run keeps "
+            f"its model, data, optimizer and batches: drop the flag, or start a new run with "
+            f"another --out")
+    run.out, run.progress, run.plots = cfg.out, cfg.progress, cfg.plots
+    run.download, run.overwrite = cfg.download, cfg.overwrite
+    run.data_dir = cfg.data_dir or run.data_dir
+    run.epochs = cfg.epochs or run.epochs
+    if cfg.lr is not None and cfg.lr != _lr(run):
+        log(f"--lr {cfg.lr:g} replaces the checkpoint's {_lr(run):g}")
+        run.lr = cfg.lr
+    return run
+
+
+def _lr(cfg: TrainConfig) -> float:
+    return cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer]
+
+
+def _check_epochs(cfg: TrainConfig, epoch: int, step: int, resume) -> None:
+    """A resumed run must have epochs left to train."""
+    done = f"{epoch} epoch{'s' * (epoch != 1)}"
+    if epoch + (step > 0) > cfg.epochs:
+        raise ValueError(f"--epochs {cfg.epochs}: the checkpoint {resume} has already trained "
+                         f"{done}; give more to train longer")
+    if epoch == cfg.epochs:
+        raise ValueError(f"--resume {resume}: the run finished its {done}; to train it longer "
+                         f"give --epochs N with N > {epoch}")
+
+
+def _restart_schedule(opt, sched, cfg: TrainConfig, log) -> None:
+    """After a change of --epochs or --lr: the cosine schedule as if the run had been planned
+    with them from the start (the lr of a finished schedule is 0, and PyTorch's recursive
+    form would keep it there)."""
+    base = _lr(cfg)
+    sched.T_max, sched.base_lrs = cfg.epochs, [base] * len(opt.param_groups)
+    for group, lr in zip(opt.param_groups, sched._get_closed_form_lr(), strict=True):
+        group["initial_lr"], group["lr"] = base, lr
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+    log(f"cosine schedule over {cfg.epochs} epochs from lr {base:g}: epoch "
+        f"{sched.last_epoch + 1} trains at lr {opt.param_groups[0]['lr']:.4g}")
+
+
+def _where(epoch: int, step: int) -> str:
+    """A checkpoint's place, (epochs done, steps into the next), in words."""
+    return f"epoch {epoch + 1}, step {step}" if step else f"the end of epoch {epoch}"
+
+
+def _non_finite(model) -> list[str]:
+    """The names of the model's parameters and buffers that hold a NaN or an Inf."""
+    arrays = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    return [k for k, a in arrays.items()
+            if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all()]
 
 
 class _StopFlag:
@@ -153,11 +270,37 @@ def _write_metrics(path: Path, history: list) -> None:
     writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()
     for row in history:
-        writer.writerow({k: row[k] for k in cols})
-    atomic_write_text(path, buf.getvalue())
+        writer.writerow({k: row[k] for k in cols})  # None (no validation): an empty field
+    with _writing(path):
+        atomic_write_text(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """An OSError while writing ``path`` (a full disk, a read-only folder) names the file."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        raise OSError(e.errno, f"cannot write it: {e.strerror or e}; the previous version, if "
+                               f"any, is unchanged", str(path)) from e
 
 
 # -- the loop ---------------------------------------------------------------------------------
+
+def _val_size(val_size: int | None, n_train: int, n_test: int) -> int:
+    """Validation images to hold out: ``val_size`` (0: none), by default 5000 or a fifth of a
+    smaller training set. Empty sets, and no training image left, are errors."""
+    if n_train == 0 or n_test == 0:
+        raise ValueError(f"the {'training' if n_train == 0 else 'test'} set holds 0 images")
+    if val_size is None:
+        return min(5000, n_train // 5)
+    if not 0 <= val_size < n_train:
+        raise ValueError(f"--val-size {val_size} must be at least 0 and less than the {n_train} "
+                         f"training images, to leave some to train on")
+    return val_size
+
 
 def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> dict:
     """Train ``cfg.model`` on ``cfg.dataset``; returns the history and the test results.
@@ -166,25 +309,27 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
     ``on_step(epoch, step)`` is called after each optimizer step (tests use it to interrupt).
     """
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.npz"
-    state = load(resume) if resume else None
-    if state is not None:
-        saved_cfg = TrainConfig.from_dict(state["config"])  # the run's own settings...
-        saved_cfg.out, saved_cfg.progress = cfg.out, cfg.progress  # ...but where and how to show it
-        saved_cfg.plots, saved_cfg.download = cfg.plots, cfg.download
-        if cfg.epochs is not None:
-            saved_cfg.epochs = cfg.epochs
-        if cfg.data_dir:
-            saved_cfg.data_dir = cfg.data_dir
-        cfg = saved_cfg
+    state = read_checkpoint(resume, RESUME_KEYS) if resume else None
+    if state is not None:  # the run's own settings, but where and how to show it
+        cfg = _resumed_config(cfg, state["config"], resume, log)
+        _check_epochs(cfg, state["epoch"], state["step"], resume)
+    else:
+        defaults = TrainConfig()
+        cfg = replace(cfg, **{k: getattr(defaults, k) for k in KEPT if getattr(cfg, k) is None})
+    resumes_here = resume is not None and Path(resume).resolve() == ckpt_path.resolve()
+    if not (cfg.overwrite or resumes_here):
+        _refuse_existing_run(out)
+    # an overwritten run's files stay until this run writes its first checkpoint
+    stale = [out / f for f in RUN_FILES if cfg.overwrite and not resumes_here and (out / f).exists()]
+    out.mkdir(parents=True, exist_ok=True)
 
     if data is None:
         full_train = load_dataset(cfg.dataset, cfg.data_dir, train=True, download=cfg.download)
         test_set = load_dataset(cfg.dataset, cfg.data_dir, train=False, download=cfg.download)
     else:
         full_train, test_set = data
-    val_size = min(cfg.val_size, len(full_train) // 5)
+    val_size = _val_size(cfg.val_size, len(full_train), len(test_set))
     train_set, val_set = random_split(full_train, [len(full_train) - val_size, val_size],
                                       generator=Generator(cfg.seed))
 
@@ -201,25 +346,45 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         opt._opt_called = True  # it stepped before the checkpoint: no scheduler-order warning
-        if sched.T_max != cfg.epochs:  # training extended (or shortened) with --epochs
-            log(f"the cosine schedule now ends at epoch {cfg.epochs} instead of {sched.T_max}")
-            sched.T_max = cfg.epochs
+        if sched.T_max != cfg.epochs or sched.base_lrs[0] != _lr(cfg):  # --epochs or --lr
+            _restart_schedule(opt, sched, cfg, log)
         set_rng_state(state["rng"]["global"])
         epoch, step, history = state["epoch"], state["step"], list(state["history"])
         sums = dict(state["sums"])
         epoch_shuffle_state = state["rng"]["epoch_shuffle"]
         log(f"resumed from {resume}: epoch {epoch + 1}, step {step}")
+    kept = [f"the checkpoint it resumed from, {resume}, is kept" if resume else
+            "no checkpoint was written" + (f"; the earlier run in {out} is untouched"
+                                           if stale else "")]
+
+    def stop_if_not_finite(what, epoch_, step_):
+        """NaN or Inf: stop, keep the last good checkpoint, say what to try."""
+        base = _lr(cfg)
+        raise TrainingDiverged(
+            f"{what} at {_where(epoch_, step_)} (lr {opt.param_groups[0]['lr']:.3g}): training "
+            f"stopped; {kept[0]}. Try a lower --lr (e.g. --lr {base / 2:.3g}, half of "
+            f"{base:.3g}) or check the data for NaN or Inf")
 
     def checkpoint(epoch_, step_, path=ckpt_path):
-        save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-              "scheduler": sched.state_dict(), "config": asdict(cfg), "epoch": epoch_,
-              "step": step_, "history": history, "sums": sums,
-              "rng": {"global": get_rng_state(), "epoch_shuffle": epoch_shuffle_state}}, path)
+        bad = _non_finite(model)  # a checkpoint is written only from finite weights
+        if bad:
+            stop_if_not_finite(f"{', '.join(bad)} hold NaN or Inf", epoch_, step_)
+        with _writing(path):
+            save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                  "scheduler": sched.state_dict(), "config": asdict(cfg), "epoch": epoch_,
+                  "step": step_, "history": history, "sums": sums,
+                  "rng": {"global": get_rng_state(), "epoch_shuffle": epoch_shuffle_state}}, path)
+        kept[0] = f"the last good checkpoint, {path} ({_where(epoch_, step_)}), is kept"
+        for f in stale:  # the overwritten run's files go now, not before
+            if f != path:
+                f.unlink(missing_ok=True)
+        stale.clear()
 
     log(f"training {cfg.model} on {cfg.dataset}: {len(train_set)} train / {len(val_set)} "
         f"validation / {len(test_set)} test images, {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"{cfg.optimizer} lr {opt.param_groups[0]['lr']:g}")
-    with _StopFlag() as stop:
+    # NaN and Inf stop the run with a message of their own, so NumPy's warnings would only repeat it
+    with _StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
         while epoch < cfg.epochs:
             shuffle.set_state(epoch_shuffle_state)  # the epoch's order, also after a resume
             loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=shuffle)
@@ -231,11 +396,16 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
                     continue
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
+                value = loss.item()
+                if not math.isfinite(value):
+                    if bar is not None:
+                        bar.close()
+                    stop_if_not_finite(f"the loss is {value}", epoch, i + 1)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 n = len(y)
-                sums["loss"] += loss.item() * n
+                sums["loss"] += value * n
                 sums["correct"] += int((logits._data.argmax(1) == y._data).sum())
                 sums["seen"] += n
                 step = i + 1
@@ -257,7 +427,7 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
             if bar is not None:
                 bar.close()
             seconds = sums["seconds"] + time.perf_counter() - start
-            val_loss, val_acc, _ = evaluate_model(model, val_set)
+            val_loss, val_acc = evaluate_model(model, val_set)[:2] if len(val_set) else (None, None)
             lr = opt.param_groups[0]["lr"]
             sched.step()
             history.append({"epoch": epoch + 1, "train_loss": sums["loss"] / max(sums["seen"], 1),
@@ -265,30 +435,34 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
                             "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
                             "seconds": round(seconds, 3)})
             h = history[-1]
+            val = "" if val_loss is None else f"  val loss {val_loss:.4f} acc {100 * val_acc:.2f}%"
             log(f"epoch {epoch + 1:>2}/{cfg.epochs}  train loss {h['train_loss']:.4f} acc "
-                f"{100 * h['train_acc']:.2f}%  val loss {val_loss:.4f} acc {100 * val_acc:.2f}%  "
-                f"lr {lr:.4g}  {seconds:.1f} s")
+                f"{100 * h['train_acc']:.2f}%{val}  lr {lr:.4g}  {seconds:.1f} s")
             epoch, step = epoch + 1, 0
             sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            _write_metrics(out / "metrics.csv", history)
             epoch_shuffle_state = shuffle.get_state()  # where the next epoch's order starts
-            checkpoint(epoch, 0)
+            checkpoint(epoch, 0)  # first: it refuses non-finite weights
+            _write_metrics(out / "metrics.csv", history)
 
     test_loss, test_acc, confusion = evaluate_model(model, test_set)
     log(f"test loss {test_loss:.4f}  test accuracy {100 * test_acc:.2f}%")
-    if cfg.plots:
-        _plots(out, history, confusion, log)
-    log(f"saved {ckpt_path}, {out / 'metrics.csv'}" + (
-        f", {out / 'curves.png'}, {out / 'confusion.png'}" if cfg.plots else ""))
+    plots = _plots(out, history, confusion, log) if cfg.plots else []
+    log(f"saved {', '.join(str(p) for p in [ckpt_path, out / 'metrics.csv', *plots])}")
     return {"history": history, "test_loss": test_loss, "test_acc": test_acc,
             "confusion": confusion, "model": model, "checkpoint": ckpt_path}
 
 
-def _plots(out: Path, history, confusion, log) -> None:
+def _plots(out: Path, history, confusion, log) -> list:
+    """Draw curves.png and confusion.png and return their paths; without matplotlib (an extra)
+    say so once and return none."""
+    from ..viz.plots import plot_confusion, plot_history
+    curves, matrix = out / "curves.png", out / "confusion.png"
     try:
-        from ..viz.plots import plot_confusion, plot_history
-    except ImportError as e:  # matplotlib is an extra
-        log(f"no plots: {e} (pip install 'chainrule[train]')")
-        return
-    plot_history(history, out / "curves.png")
-    plot_confusion(confusion, out / "confusion.png")
+        with _writing(curves):
+            plot_history(history, curves)
+        with _writing(matrix):
+            plot_confusion(confusion, matrix)
+    except ImportError as e:
+        log(f"plots skipped: {e}")
+        return []
+    return [curves, matrix]

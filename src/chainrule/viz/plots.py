@@ -33,10 +33,11 @@ def plot_history(history: list, path) -> None:
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
-    ax_loss.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.plot(epochs, [100 * h["train_acc"] for h in history], "o-", label="train")
-    ax_acc.plot(epochs, [100 * h["val_acc"] for h in history], "s-", label="validation")
+    if any(h["val_loss"] is not None for h in history):  # None: trained without validation
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
+        ax_acc.plot(epochs, [100 * h["val_acc"] for h in history], "s-", label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
