@@ -357,3 +357,16 @@ def test_files_honour_the_umask(tmp_path, umask):
         os.umask(old)
     for name in ["ckpt.npz", "metrics.csv", "plain"]:
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o666 & ~umask, name
+
+
+def test_load_takes_pytorchs_keyword_arguments(tmp_path):
+    # torch.load(path, map_location=device, weights_only=True) is what PyTorch code types now
+    torch = pytest.importorskip("torch")
+    tensor = np.arange(3.0)
+    path = tmp_path / "ck.pt"
+    torch.save({"w": torch.from_numpy(tensor)}, path)
+    expected = torch.load(path, map_location="cpu", weights_only=True, mmap=False)["w"].numpy()
+    cr.save({"w": cr.from_numpy(tensor)}, path)
+    for kwargs in ({"weights_only": True}, {"weights_only": False},
+                   {"map_location": "cpu", "weights_only": True, "mmap": False}):
+        np.testing.assert_array_equal(cr.load(path, **kwargs)["w"].numpy(), expected)

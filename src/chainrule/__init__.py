@@ -49,8 +49,8 @@ from .ops.index import (  # noqa: F401  (its where also takes one argument: nonz
     scatter_add, take_along_dim, tril, triu, where,
 )
 from .ops.sorting import (  # noqa: F401
-    all, any, argsort, count_nonzero, cumprod, cumsum, kthvalue, median, mode, sort, topk,
-    unique, logical_and, logical_not, logical_or, logical_xor,
+    all, any, argsort, bincount, count_nonzero, cumprod, cumsum, kthvalue, median, mode, sort,
+    topk, unique, logical_and, logical_not, logical_or, logical_xor,
 )
 from .ops.linalg import addmm, baddbmm, bmm, einsum, ger, outer  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
@@ -77,6 +77,10 @@ from .device import device, get_default_device, set_default_device  # noqa: F401
 
 def is_tensor(obj) -> "bool":
     return isinstance(obj, Tensor)
+
+
+# torch.eq(pred, y), torch.gt(x, 0), ...: the Tensor methods, as PyTorch's functions
+eq, ne, lt, le, gt, ge = Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge
 
 
 def numel(t) -> "int":

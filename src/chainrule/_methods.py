@@ -89,7 +89,7 @@ for _name, _fn in {
         "topk": O.topk, "kthvalue": O.kthvalue, "median": O.median, "mode": O.mode,
         "unique": O.unique, "all": O.all, "any": O.any, "count_nonzero": O.count_nonzero,
         "logical_and": O.logical_and, "logical_or": O.logical_or, "logical_xor": O.logical_xor,
-        "logical_not": O.logical_not,
+        "logical_not": O.logical_not, "bincount": O.bincount,
         "bmm": L.bmm, "outer": L.outer, "ger": L.outer, "addmm": L.addmm,
         "baddbmm": L.baddbmm}.items():
     setattr(Tensor, _name, _fn)

@@ -26,6 +26,13 @@ def _int_from(low: int):
 _positive_int, _non_negative_int = _int_from(1), _int_from(0)
 
 
+def _folder(text: str) -> str:
+    """An argparse type: a path that is not empty (an unset shell variable)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return text
+
+
 def _number(low: float, high: float = math.inf, low_open: bool = False):
     """An argparse type: a finite float from ``low`` (excluded if ``low_open``) to below
     ``high``; NaN and Inf are refused, and the error names the range."""
@@ -80,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="SGD momentum, in [0, 1) (default: 0.9)")
     t.add_argument("--weight-decay", type=_number(0.0), default=None,
                    help="L2 penalty (default: 0)")
-    t.add_argument("--seed", type=int, default=None,
+    t.add_argument("--seed", type=_non_negative_int, default=None,
                    help="seeds initialisation, the validation split, shuffling and dropout: the "
                         "same seed gives the same weights (default: 0)")
     t.add_argument("--data-dir", default=None,
@@ -91,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--val-size", type=_non_negative_int, default=None,
                    help="training images held out for validation; 0: no validation (default: "
                         "5000, or a fifth of a smaller training set)")
-    t.add_argument("--out", default=None, help="output folder (default: runs/<dataset>-<model>)")
+    t.add_argument("--out", type=_folder, default=None,
+                   help="output folder (default: runs/<dataset>-<model>)")
     t.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (it stays until the new run writes "
                         "its first checkpoint)")
@@ -210,8 +218,8 @@ def _demo(args) -> int:
 def _one_line(e: BaseException) -> str:
     """An error as one line: an OSError as "file: reason", a message of several lines joined,
     the type named unless it is one of the kinds chainrule raises on bad input."""
-    if isinstance(e, KeyboardInterrupt):
-        return "interrupted"
+    if isinstance(e, KeyboardInterrupt):  # a second Ctrl-C in train says what was kept
+        return str(e) or "interrupted"
     text = str(e)
     if isinstance(e, OSError) and e.strerror:
         text = e.strerror if e.filename is None else f"{e.filename}: {e.strerror}"
@@ -227,6 +235,11 @@ def main(argv=None) -> int:
     """The ``chainrule`` command. A failure is one line on stderr and exit status 1 (130 after
     Ctrl-C, 2 for a bad argument); ``--debug`` shows the traceback instead."""
     args = _parser().parse_args(argv)
+    if args.command == "train" and args.optimizer == "adam" and args.momentum is not None:
+        sys.stderr.write("chainrule train: error: argument --momentum: SGD's momentum; "
+                         "--optimizer adam has none, drop --momentum "
+                         "(see chainrule train --help)\n")
+        sys.exit(2)  # as argparse's errors
     commands = {"train": _train, "evaluate": _evaluate, "predict": _predict, "demo": _demo}
     try:
         return commands[args.command](args)

@@ -177,10 +177,12 @@ def _load(path: Path) -> Any:
     return _decode(manifest["root"], arrays, {})
 
 
-def load(path: str | os.PathLike, map_location: Any = None) -> Any:
+def load(path: str | os.PathLike, map_location: Any = None, *, weights_only: bool | None = None,
+         mmap: bool | None = None) -> Any:
     """Read what ``save`` wrote: Tensors come back as Tensors with their dtype, NumPy arrays as
-    arrays, int dict keys as ints and tuples as tuples. ``map_location`` is accepted for
-    PyTorch habits and ignored (everything lives in NumPy).
+    arrays, int dict keys as ints and tuples as tuples. ``map_location``, ``weights_only`` and
+    ``mmap`` are accepted for PyTorch habits (``torch.load(path, weights_only=True)``) and
+    ignored: everything lives in NumPy, and loading never unpickles, whatever they say.
 
     Raises ``FileNotFoundError`` when nothing is at ``path``, and ``LoadError`` (a
     ``ValueError`` and a ``pickle.UnpicklingError``) naming the file for anything else that is

@@ -476,6 +476,35 @@ def test_bce_with_logits_is_stable_for_huge_logits():
     np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("call", [
+    lambda L: L.nn.functional.binary_cross_entropy(L.full((2,), 0.5), L.tensor([0, 1])),
+    lambda L: L.nn.functional.binary_cross_entropy(L.full((2,), 0.5), L.tensor([True, False])),
+    lambda L: L.nn.BCELoss()(L.full((2,), 0.5), L.tensor([0.0, 1.0], dtype=L.float64)),
+    lambda L: L.nn.functional.binary_cross_entropy_with_logits(L.zeros(2), L.tensor([0, 1])),
+    lambda L: L.nn.BCEWithLogitsLoss()(L.zeros(2), L.tensor([0, 1])),
+])
+def test_bce_refuses_targets_of_another_dtype_as_pytorch(call):
+    # the beginner's integer labels: PyTorch says so (and `.float()` fixes it) rather than train
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError) as want:
+        call(torch)
+    with pytest.raises(RuntimeError) as got:
+        call(cr)
+    if "Found dtype" in str(want.value) or "result type" in str(want.value):
+        assert str(got.value) == str(want.value)
+
+
+def test_bce_takes_targets_pytorch_takes():
+    torch = pytest.importorskip("torch")
+    for L in (cr, torch):
+        F_ = L.nn.functional
+        for dtype in (L.float32, L.float64):
+            assert F_.binary_cross_entropy_with_logits(
+                L.zeros(2, dtype=dtype), L.zeros(2, dtype=dtype)).dtype == dtype
+            assert F_.binary_cross_entropy(
+                L.full((2,), 0.5, dtype=dtype), L.tensor([0.0, 1.0], dtype=dtype)).dtype == dtype
+
+
 def test_bce_clamps_the_log_at_minus_100_like_torch():
     torch = pytest.importorskip("torch")
     p = np.array([0.0, 1.0, 0.0, 1.0, 1e-50])

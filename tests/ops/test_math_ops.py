@@ -107,6 +107,19 @@ def test_equal_matches_pytorch(a, b):
     assert cr.tensor(a).equal(cr.tensor(b)) is want
 
 
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_comparison_functions_match_pytorch(name):
+    # `torch.eq(pred, y).sum()`: the functions, not only the methods and operators
+    a, b = np.array([[1.0, 2.0, 3.0]]), np.array([[2.0], [3.0]])
+    for other in (b, 2.0, 2):
+        want = getattr(torch, name)(torch.tensor(a), torch.tensor(other) if isinstance(
+            other, np.ndarray) else other)
+        got = getattr(cr, name)(cr.tensor(a), cr.tensor(other) if isinstance(
+            other, np.ndarray) else other)
+        assert got.dtype == cr.bool
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_comparison_errors_as_pytorch():
     with pytest.raises(RuntimeError, match="isclose: float32 did not match float64"):
         cr.allclose(cr.tensor([1.0]), cr.tensor([1.0], dtype=cr.float64))

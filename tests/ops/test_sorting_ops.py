@@ -124,6 +124,40 @@ def test_unique_has_no_derivative():
         y.sum().backward()
 
 
+BINCOUNT = {  # class counts for WeightedRandomSampler: 1.0 / torch.bincount(targets).float()
+    "counts": lambda L: L.bincount(L.tensor([0, 1, 1, 3])),
+    "method": lambda L: L.tensor([0, 1, 1, 3]).bincount(),
+    "minlength": lambda L: L.bincount(L.tensor([0, 1, 1, 3]), minlength=6),
+    "minlength_short": lambda L: L.bincount(L.tensor([0, 1, 1, 3]), minlength=2),
+    "empty": lambda L: L.bincount(L.tensor([], dtype=L.int64)),
+    "int32": lambda L: L.bincount(L.tensor([2, 2], dtype=L.int32)),
+    "uint8": lambda L: L.bincount(L.tensor([1, 2], dtype=L.uint8)),
+    "weights_float32": lambda L: L.bincount(L.tensor([0, 1, 1, 3]),
+                                            weights=L.tensor([0.5, 1.0, 2.0, 4.0])),
+    "weights_float64": lambda L: L.tensor([2, 0, 2]).bincount(
+        L.tensor([0.5, 1.0, 2.0], dtype=L.float64), minlength=4),
+    "weights_int": lambda L: L.bincount(L.tensor([1, 1]), weights=L.tensor([2, 3])),
+}
+
+
+@pytest.mark.parametrize("name", list(BINCOUNT))
+def test_bincount_matches_pytorch(name):
+    assert_same(BINCOUNT[name](cr), BINCOUNT[name](torch))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.bincount(L.tensor([-1, 2])),
+    lambda L: L.bincount(L.tensor([[1]])),
+    lambda L: L.bincount(L.tensor([1, 2]), weights=L.ones(3)),
+    lambda L: L.bincount(L.tensor([1]), weights=L.ones(1, requires_grad=True)).sum().backward(),
+])
+def test_bincount_errors_as_pytorch(call):
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError):
+        call(cr)
+
+
 LOGICAL = {
     "all": lambda L, m: L.all(m),
     "all_dim": lambda L, m: L.all(m, 1),

@@ -93,21 +93,28 @@ def test_argument_errors_are_one_line(capsys):
 
 
 @contextlib.contextmanager
+def _tmpfs(folder, options):
+    """A small tmpfs mounted on ``folder`` (needs root, which CI is)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@contextlib.contextmanager
 def _full_disk(kind, tmp_path, monkeypatch):
     """A folder whose disk fills up: a 1 MiB tmpfs (as root), or a writer that raises ENOSPC."""
     folder = tmp_path / "disk"
     folder.mkdir()
     if kind == "tmpfs":
-        if os.geteuid() != 0:
-            pytest.skip("mounting a tmpfs needs root")
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-                                 capture_output=True)
-        if mounted.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
-        try:
+        with _tmpfs(folder, "size=1m"):
             yield folder
-        finally:
-            subprocess.run(["umount", str(folder)], check=True)
     else:
         def savez(*args, **kwargs):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -259,6 +266,50 @@ def test_negative_val_size_is_an_argument_error(capsys, tmp_path, data_dir):
         cli.main([str(a) for a in argv])
     assert stopped.value.code == 2
     assert "--val-size" in _one_error_line(capsys.readouterr().err)
+
+
+def test_negative_seed_is_an_argument_error(capsys, tmp_path, data_dir):
+    """It used to fail after --out was made, as "error: expected non-negative integer" (exit 1),
+    naming no flag."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([str(a) for a in _train_args(data_dir, tmp_path / "run", "--seed", "-5")])
+    assert stopped.value.code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "--seed" in line and "-5" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_momentum_with_adam_is_an_argument_error(capsys, tmp_path, data_dir):
+    """Adam has no momentum: --optimizer adam --momentum 0.5 used to train, ignoring it."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([str(a) for a in _train_args(data_dir, tmp_path / "run", "--optimizer", "adam",
+                                              "--momentum", "0.5")])
+    assert stopped.value.code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "--momentum" in line and "adam" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_empty_out_is_an_argument_error(capsys, tmp_path, data_dir, monkeypatch):
+    """--out "" (an unset shell variable) used to write into runs/mnist-mlp in silence."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([str(a) for a in _train_args(data_dir, "")])
+    assert stopped.value.code == 2
+    assert "--out" in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_read_only_out_names_the_checkpoint_not_a_temporary_file(capsys, tmp_path, data_dir):
+    """A read-only folder: the error named the hidden temporary file (.checkpoint.npz.PID.x.tmp)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with _tmpfs(folder, "ro,size=1m"):
+        code, out, err = _main(capsys, *_train_args(data_dir, folder))
+    assert code == 1
+    line = _one_error_line(err)
+    assert str(folder / "checkpoint.npz") in line and os.strerror(errno.EROFS) in line
+    assert ".tmp" not in line
 
 
 @pytest.mark.parametrize("split", ["train", "t10k"])

@@ -243,3 +243,22 @@ def test_unusable_file_is_a_one_line_error(tmp_path, capsys, monkeypatch, small_
         monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pixels // 3 if case == "bomb" else
                             pixels * 2 // 3)
     assert expected in _predict_error(capsys, small_checkpoint, path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("everywhere", [False, True])
+def test_float_image_with_nan_or_inf_is_a_one_line_error(tmp_path, capsys, small_checkpoint,
+                                                         bad, everywhere):
+    """A 32-bit float TIFF holding NaN or Inf: it used to be "single colour" (NaN), or NumPy's
+    "zero-size array to reduction operation" after a RuntimeWarning on stderr (Inf)."""
+    import warnings
+    x = np.zeros((30, 30), np.float32)
+    x[8:22, 12:16] = 1
+    if everywhere:
+        x[:] = bad
+    else:
+        x[0, 0] = bad
+    path = _save(x, tmp_path / "digit.tiff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "NaN or infinite" in _predict_error(capsys, small_checkpoint, path)

@@ -214,6 +214,38 @@ def test_lr_given_with_resume_is_applied_with_a_line(tmp_path):
     assert cr.load(more["checkpoint"])["config"]["lr"] == 0.01
 
 
+@pytest.mark.parametrize("at, kept", [((0, 3), "no checkpoint was written"),
+                                      ((1, 3), "(the end of epoch 1), is kept")])
+def test_a_second_ctrl_c_says_what_was_kept(tmp_path, at, kept):
+    """The second Ctrl-C stops at once, without saving: it used to say only "interrupted"."""
+    def ctrl_c_twice(epoch, step):
+        if (epoch, step) == at:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        train(_cfg(tmp_path, "run"), data=DATA, on_step=ctrl_c_twice, **QUIET)
+    line = cli._one_line(stopped.value)
+    assert "second Ctrl-C" in line and kept in line, line
+    if at[0] == 1:
+        assert f"--resume {tmp_path / 'run' / 'checkpoint.npz'}" in line, line
+
+
+def test_data_dir_given_with_resume_is_applied_with_a_line(tmp_path):
+    """--resume CK --data-dir OTHER used to train on OTHER's images in silence, and record it."""
+    old, new = str(tmp_path / "old-data"), str(tmp_path / "new-data")
+    first = _run(tmp_path, "run", epochs=1, data_dir=old)
+    lines = []
+    more = train(_cfg(tmp_path, "run", epochs=2, data_dir=new), resume=first["checkpoint"],
+                 data=DATA, log=lines.append)
+    assert any(f"--data-dir {new}" in line and old in line for line in lines), lines
+    assert cr.load(more["checkpoint"])["config"]["data_dir"] == new
+    lines.clear()  # the same folder again: no line
+    train(_cfg(tmp_path, "run", epochs=3, data_dir=new), resume=more["checkpoint"], data=DATA,
+          log=lines.append)
+    assert not any("--data-dir" in line for line in lines), lines
+
+
 def test_extending_an_interrupted_run_stretches_its_schedule(tmp_path):
     def ctrl_c(epoch, step):
         if (epoch, step) == (0, 5):

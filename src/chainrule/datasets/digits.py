@@ -75,6 +75,8 @@ def ink(a: np.ndarray) -> np.ndarray:
     The background is the border's median: closer to the lightest value means a dark digit on a
     light background, which is inverted. Raises ValueError for an image of one colour."""
     a = np.asarray(a, dtype=np.float64)
+    if not np.isfinite(a).all():  # a float image (TIFF mode F) can hold them
+        raise ValueError("the image holds NaN or infinite values")
     lo, hi = a.min(), a.max()
     if not hi > lo:
         raise ValueError("no digit: the image is a single colour")

@@ -750,6 +750,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     ``weight`` broadcasts to the input and scales each element's loss."""
     reduction = _reduction(size_average, reduce, reduction)
     _same_shape("binary_cross_entropy", input, target, broadcast_ok=False)
+    if isinstance(target, Tensor) and target.dtype != input.dtype:  # integer labels: .float()
+        from .linalg import _name
+        raise RuntimeError(f"Found dtype {_name(target.dtype)} but expected "
+                           f"{_name(input.dtype)}")
     return BinaryCrossEntropy.apply(input, target, weight, reduction=reduction)
 
 
@@ -760,6 +764,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     broadcast along the last (class) axis."""
     reduction = _reduction(size_average, reduce, reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target, broadcast_ok=False)
+    if isinstance(target, Tensor) and target.dtype.kind not in "fc":  # integer labels: .float()
+        from .linalg import _name
+        raise RuntimeError(f"result type {_name(input.dtype)} can't be cast to the desired "
+                           f"output type {_name(target.dtype)}")
     return BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight,
                                               reduction=reduction)
 

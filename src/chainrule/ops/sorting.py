@@ -358,6 +358,37 @@ def count_nonzero(input, dim=None, *, axis=None):
     return _make(np.asarray(count, np.int64), None)
 
 
+def bincount(input, weights=None, minlength: int = 0):
+    """How often each value 0, 1, ..., max(input) occurs in a 1-d tensor of non-negative
+    integers (at least ``minlength`` bins); with ``weights``, their sums per bin instead. The
+    result's dtype is PyTorch's: int64 without weights, the weights' float dtype (float64 for
+    integer weights) with them. Like PyTorch's, it has no derivative for ``weights``."""
+    data = input._data
+    if data.ndim != 1 or data.dtype.kind not in "iu" or (data.size and data.min() < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is None:
+        return _make(np.bincount(data, minlength=minlength).astype(np.int64), None)
+    w = weights._data
+    if w.ndim != 1 or w.shape != data.shape:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    out = np.bincount(data, weights=w, minlength=minlength)
+    out = out.astype(w.dtype if w.dtype.kind == "f" else np.float64)
+    return Bincount.apply(weights, out) if weights.requires_grad else _make(out, None)
+
+
+class Bincount(Function):
+    """y = the weights' sums per bin; it has no derivative, as in PyTorch"""
+
+    @staticmethod
+    def forward(ctx, weights, sums):
+        return sums
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise RuntimeError("bincount: the derivative for weights is not implemented (as in "
+                           "PyTorch)")
+
+
 def _elementwise_logical(ufunc, op, *tensors):
     """A bool tensor: ``ufunc`` of the tensors' truth values (nonzero is True), broadcast."""
     for i, t in enumerate(tensors):

@@ -180,6 +180,9 @@ def _resumed_config(cfg: TrainConfig, saved: dict, resume, log) -> TrainConfig:
             f"another --out")
     run.out, run.progress, run.plots = cfg.out, cfg.progress, cfg.plots
     run.download, run.overwrite = cfg.download, cfg.overwrite
+    if cfg.data_dir and cfg.data_dir != run.data_dir:  # moved files, or another data set
+        log(f"--data-dir {cfg.data_dir} replaces the checkpoint's {run.data_dir or 'default'}: "
+            f"the resumed run trains and validates on that folder's images")
     run.data_dir = cfg.data_dir or run.data_dir
     run.epochs = cfg.epochs or run.epochs
     if cfg.lr is not None and cfg.lr != _lr(run):
@@ -231,9 +234,10 @@ def _non_finite(model) -> list[str]:
 class _StopFlag:
     """The first Ctrl-C asks the loop to stop after the current step; a second one stops now."""
 
-    def __init__(self):
+    def __init__(self, note=None):
         self.requested = False
         self.previous = None
+        self.note = note  # () -> what the second Ctrl-C's error says was kept
 
     def __enter__(self):
         try:
@@ -247,9 +251,11 @@ class _StopFlag:
             raise KeyboardInterrupt
         self.requested = True
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+        if exc_type is KeyboardInterrupt and self.requested and self.note is not None:
+            raise KeyboardInterrupt(self.note()) from exc
         return False
 
 
@@ -280,8 +286,8 @@ def _writing(path):
     """An OSError while writing ``path`` (a full disk, a read-only folder) names the file."""
     try:
         yield
-    except OSError as e:
-        if e.filename is not None:
+    except OSError as e:  # naming the file, not its temporary .NAME.PID.xxx.tmp beside it
+        if e.filename is not None and not Path(e.filename).name.startswith(f".{Path(path).name}."):
             raise
         raise OSError(e.errno, f"cannot write it: {e.strerror or e}; the previous version, if "
                                f"any, is unchanged", str(path)) from e
@@ -384,7 +390,12 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         f"validation / {len(test_set)} test images, {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"{cfg.optimizer} lr {opt.param_groups[0]['lr']:g}")
     # NaN and Inf stop the run with a message of their own, so NumPy's warnings would only repeat it
-    with _StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
+    def stopped_at_once():
+        last = ckpt_path if kept[0].startswith("the last good") else resume
+        return (f"stopped at once by a second Ctrl-C, without saving; {kept[0]}"
+                + (f"; continue with --resume {last}" if last else ""))
+
+    with _StopFlag(stopped_at_once) as stop, np.errstate(over="ignore", invalid="ignore"):
         while epoch < cfg.epochs:
             shuffle.set_state(epoch_shuffle_state)  # the epoch's order, also after a resume
             loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=shuffle)
