@@ -8,6 +8,7 @@ leaves it behind; the next write of the same file removes such leftovers whose w
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -88,6 +89,26 @@ def atomic_write(path, write, durable: bool = False) -> None:
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+def probe_writable(path, size: int = 0) -> None:
+    """Raise the OSError a write of ``path`` would meet (a read-only folder, a full disk): create
+    the temporary file ``atomic_write`` would, reserve ``size`` bytes in it where the file system
+    can, and remove it. The folder must exist."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp" + path.suffix, dir=path.parent)
+    try:
+        if size > 0 and hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    raise OSError(e.errno, e.strerror, tmp) from None
+    finally:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def atomic_write_text(path, text: str) -> None:

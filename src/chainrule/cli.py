@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,24 @@ def _folder(text: str) -> str:
     """An argparse type: a path that is not empty (an unset shell variable)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return text
+
+
+def _threads(text: str) -> int:
+    """An argparse type: a thread count from 1 to the number of CPUs (more made an epoch
+    hundreds of times slower, the threads waiting on one another)."""
+    value, cpus = _positive_int(text), os.cpu_count()
+    if cpus is not None and value > cpus:
+        raise argparse.ArgumentTypeError(f"{text} is more than the {cpus} CPU{'s' * (cpus != 1)} "
+                                         f"of this machine; give at most {cpus}")
+    return value
+
+
+def _data_folder(text: str) -> str:
+    """An argparse type: a folder for the data, not a file."""
+    if Path(text).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; give the folder "
+                                         f"that holds the data files")
     return text
 
 
@@ -90,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_non_negative_int, default=None,
                    help="seeds initialisation, the validation split, shuffling and dropout: the "
                         "same seed gives the same weights (default: 0)")
-    t.add_argument("--data-dir", default=None,
+    t.add_argument("--data-dir", type=_data_folder, default=None,
                    help="folder holding the MNIST files (or a parent with mnist/); default: "
                         "$CHAINRULE_DATA/mnist, then ~/.cache/chainrule/mnist")
     t.add_argument("--download", action="store_true",
@@ -107,14 +126,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="continue from a checkpoint written by train (also after Ctrl-C); "
                         "--epochs N trains a finished run longer; --lr is applied; other "
                         "settings are the checkpoint's (a different value is refused)")
-    t.add_argument("--threads", type=_positive_int, default=None,
-                   help="BLAS threads (default: NumPy's; 1 is often faster on a busy machine)")
+    t.add_argument("--threads", type=_threads, default=None,
+                   help="BLAS threads, at most the number of CPUs (default: NumPy's; 1 is often "
+                        "faster on a busy machine)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="no PNG plots")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
     e.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by train")
-    e.add_argument("--data-dir", default=None,
+    e.add_argument("--data-dir", type=_data_folder, default=None,
                    help="folder holding the data (default: the one the checkpoint was trained on)")
     e.add_argument("--split", default="test", choices=["test", "train"],
                    help="which split to evaluate (default: test)")
@@ -157,8 +177,8 @@ def _train(args) -> int:
         raise ValueError(f"--out {out}{where}: not a folder; choose another --out")
     try:
         train(cfg, resume=args.resume)
-    except TrainingInterrupted:
-        return 130
+    except TrainingInterrupted as stopped:
+        return 128 + stopped.signum  # 130 after Ctrl-C, 143 after SIGTERM, as the shell's
     return 0
 
 
@@ -247,7 +267,7 @@ def main(argv=None) -> int:
         if args.debug or args.debug_all:
             raise
         print(f"chainrule {args.command}: error: {_one_line(e)}", file=sys.stderr)
-        return 130 if isinstance(e, KeyboardInterrupt) else 1
+        return 128 + getattr(e, "signum", 2) if isinstance(e, KeyboardInterrupt) else 1
 
 
 if __name__ == "__main__":

@@ -131,7 +131,9 @@ def test_disk_full_during_train_is_one_line_naming_the_file(capsys, tmp_path, mo
         line = _one_error_line(err)
         assert str(disk / "run" / "checkpoint.npz") in line
         assert os.strerror(errno.ENOSPC) in line
-        assert [p.name for p in (disk / "run").iterdir()] in ([], ["metrics.csv"])  # no temp file
+        # no temporary file; the folder this run made goes too, empty
+        assert not (disk / "run").exists()
+        assert list(disk.iterdir()) == []
 
 
 def test_resume_from_what_is_not_a_training_checkpoint(capsys, tmp_path, data_dir, checkpoint):
@@ -335,3 +337,169 @@ def test_default_val_size_is_a_fifth_of_a_small_training_set(capsys, tmp_path, d
     assert code == 0, err
     assert "80 train / 20 validation / 20 test" in out
     assert Path(tmp_path / "run" / "checkpoint.npz").is_file()
+
+
+# -- --out is checked before training; a failed run leaves no empty folder --------------------
+
+@pytest.mark.parametrize("kind", ["read-only tmpfs", "full tmpfs", "patched fallocate"])
+def test_an_out_that_cannot_hold_a_checkpoint_is_refused_before_training(capsys, tmp_path,
+                                                                        monkeypatch, data_dir,
+                                                                        kind):
+    """It was found at the first checkpoint, after a whole epoch of training."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    reason = errno.EROFS if kind == "read-only tmpfs" else errno.ENOSPC
+    if kind == "patched fallocate":
+        def fallocate(fd, offset, size):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        monkeypatch.setattr("chainrule._io.os.posix_fallocate", fallocate, raising=False)
+        mounted = contextlib.nullcontext(folder)
+    else:
+        mounted = _tmpfs(folder, "ro,size=1m" if kind == "read-only tmpfs" else "size=1m")
+    with mounted:
+        code, out, err = _main(capsys, *_train_args(data_dir, folder))
+        left = sorted(p.name for p in folder.iterdir())
+    assert code == 1
+    assert out == ""  # not one step: "training mlp ..." and "epoch 1/1 ..." never printed
+    line = _one_error_line(err)
+    assert line == (f"chainrule train: error: {folder / 'checkpoint.npz'}: cannot write it: "
+                    f"{os.strerror(reason)}; the previous version, if any, is unchanged")
+    assert left == []  # the probe's temporary file is gone
+
+
+@pytest.mark.parametrize("case", ["empty data", "missing data", "val-size too big", "no room"])
+def test_a_failed_run_leaves_no_empty_out_folder(capsys, tmp_path, monkeypatch, data_dir, case):
+    """These runs used to leave an empty --out (and its parents) behind."""
+    if case == "empty data":
+        data_dir = tmp_path / "empty"
+        make_split(data_dir, "train", n=0)
+        make_split(data_dir, "t10k", n=20)
+    elif case == "missing data":
+        data_dir = tmp_path / "nowhere"
+    elif case == "no room":  # after the folder is made: the probe fails
+        def fallocate(fd, offset, size):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        monkeypatch.setattr("chainrule._io.os.posix_fallocate", fallocate, raising=False)
+    argv = _train_args(data_dir, tmp_path / "a" / "b" / "run")
+    if case == "val-size too big":
+        argv[argv.index("--val-size") + 1] = "1000"
+    code, out, err = _main(capsys, *argv)
+    assert code == 1
+    _one_error_line(err)
+    assert not (tmp_path / "a").exists()
+    # a folder that was there before stays, empty as it was
+    (tmp_path / "mine").mkdir()
+    code, out, err = _main(capsys, *_train_args(tmp_path / "nowhere", tmp_path / "mine"))
+    assert code == 1 and (tmp_path / "mine").is_dir()
+
+
+# -- checkpoints that are not what train writes -----------------------------------------------
+
+def _evaluate_and_predict(capsys, tmp_path, ckpt, data_dir):
+    """The error lines of ``evaluate`` and ``predict`` on ``ckpt``."""
+    from PIL import Image
+    digit = tmp_path / "digit.png"
+    image = np.zeros((28, 28), np.uint8)
+    image[6:22, 12:16] = 255
+    Image.fromarray(image).save(digit)
+    lines = []
+    for argv in (["evaluate", "--checkpoint", ckpt, "--data-dir", data_dir],
+                 ["predict", "--checkpoint", ckpt, digit]):
+        code, out, err = _main(capsys, *argv)
+        assert code == 1 and out == "", (argv[0], out, err)
+        lines.append(_one_error_line(err, argv[0]))
+    return lines
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_weights_that_are_not_finite_are_refused_by_evaluate_and_predict(capsys, tmp_path,
+                                                                       data_dir, checkpoint,
+                                                                       value):
+    """cr.save writes such a file; evaluate said "loss nan, accuracy 8.40%" and exited 0."""
+    pytest.importorskip("PIL")
+    state = cr.load(checkpoint)
+    weight = np.array(state["model"]["3.weight"])
+    weight[1, 2] = value
+    state["model"]["3.weight"] = weight
+    cr.save(state, tmp_path / "bad.npz")
+    for line in _evaluate_and_predict(capsys, tmp_path, tmp_path / "bad.npz", data_dir):
+        assert str(tmp_path / "bad.npz") in line and "3.weight" in line
+        assert "NaN or Inf" in line
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.complex64, np.bool_])
+def test_weights_of_another_dtype_are_refused_naming_the_parameter(capsys, tmp_path, data_dir,
+                                                                   checkpoint, dtype):
+    """They were cast into the float32 model in silence (complex losing its imaginary part)."""
+    pytest.importorskip("PIL")
+    state = cr.load(checkpoint)
+    state["model"]["1.bias"] = (np.array(state["model"]["1.bias"]) * 100).astype(dtype)
+    cr.save(state, tmp_path / "cast.npz")
+    for line in _evaluate_and_predict(capsys, tmp_path, tmp_path / "cast.npz", data_dir):
+        assert str(tmp_path / "cast.npz") in line and "1.bias" in line
+        assert np.dtype(dtype).name in line and "float32" in line
+
+
+def _resume_args(ckpt, data_dir, out):
+    """Resume ``ckpt`` (the module's checkpoint, batch 64 and 64 validation images) for 2 epochs."""
+    return ["train", "--resume", ckpt, "--data-dir", data_dir, "--out", out, "--epochs", "2",
+            "--no-progress", "--no-plots"]
+
+
+_CONFIG_FIELDS = [("config.dataset", 3), ("config.model", ["mlp"]), ("config.lr", float("nan")),
+                  ("config.epochs", "3"), ("config.batch_size", 0), ("config.momentum", 2.0)]
+_RESUME_FIELDS = [("epoch", "1"), ("epoch", 7), ("step", -3), ("step", 10 ** 6),
+                  ("sums", {"loss": 1.0}), ("history", "none"), ("history", [{"epoch": 1}]),
+                  ("optimizer", {"state": {}, "param_groups": []})]
+
+
+@pytest.mark.parametrize("command,field,value",
+                         [("train --resume", *f) for f in _CONFIG_FIELDS + _RESUME_FIELDS]
+                         + [("evaluate", *f) for f in _CONFIG_FIELDS])
+def test_a_checkpoint_field_of_the_wrong_type_is_an_error_naming_the_file_and_field(
+        capsys, tmp_path, data_dir, checkpoint, command, field, value):
+    """They gave an AttributeError or a TypeError naming no file, suggested "--lr nan", or (a
+    step out of range) skipped or repeated an epoch in silence."""
+    state = cr.load(checkpoint)
+    where, _, key = field.rpartition(".")
+    (state[where] if where else state)[key] = value
+    bad = tmp_path / "hand-made.npz"
+    cr.save(state, bad)
+    argv = (_resume_args(bad, data_dir, tmp_path / "out") if command.startswith("train") else
+            ["evaluate", "--checkpoint", bad, "--data-dir", data_dir])
+    code, out, err = _main(capsys, *argv)
+    assert code == 1, (out, err)
+    line = _one_error_line(err, argv[0])
+    assert str(bad) in line and field in line, line
+    assert "--lr nan" not in line and "Error:" not in line
+    assert not (tmp_path / "out").exists()
+
+
+# -- --threads and --data-dir -----------------------------------------------------------------
+
+def test_more_threads_than_cpus_is_an_argument_error(capsys, tmp_path, data_dir):
+    """--threads 64 on 2 CPUs was accepted and made an epoch 300 times slower."""
+    cpus = os.cpu_count()
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([str(a) for a in _train_args(data_dir, tmp_path / "run", "--threads",
+                                              cpus + 1)])
+    assert stopped.value.code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"--threads: {cpus + 1} is more than the {cpus} CPU" in line
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_data_dir_that_is_a_file_says_so(capsys, tmp_path, checkpoint, command):
+    """It said "The folder X does not exist"."""
+    file = tmp_path / "train-images-idx3-ubyte"
+    file.write_bytes(b"not a folder")
+    argv = (_train_args(file, tmp_path / "run") if command == "train" else
+            ["evaluate", "--checkpoint", checkpoint, "--data-dir", file])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([str(a) for a in argv])
+    assert stopped.value.code == 2
+    line = _one_error_line(capsys.readouterr().err, command)
+    assert f"--data-dir: {file} is a file, not a folder" in line
+    with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
+        cr.datasets.MNIST(root=file)  # and in Python

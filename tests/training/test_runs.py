@@ -257,3 +257,80 @@ def test_extending_an_interrupted_run_stretches_its_schedule(tmp_path):
                  **QUIET)
     assert [h["lr"] for h in more["history"]] == pytest.approx(
         [0.05 * (1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)])
+
+
+# -- a failed run leaves no empty folder ------------------------------------------------------
+
+def test_a_run_that_diverges_before_its_first_checkpoint_leaves_no_empty_folder(tmp_path,
+                                                                             monkeypatch):
+    """A NaN at step 3 left an empty --out (and the parents it made) behind."""
+    import chainrule.training.loop as loop
+    built = {}
+    real_build = loop.build_model
+    monkeypatch.setattr(loop, "build_model", lambda name: built.setdefault("m", real_build(name)))
+
+    def poison(epoch, step):
+        if (epoch, step) == (0, 3):
+            next(built["m"].parameters())._data[0, 0] = np.nan
+
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    for out, gone in [(tmp_path / "a" / "b" / "run", tmp_path / "a"),
+                      (tmp_path / "kept" / "run", tmp_path / "kept" / "run")]:
+        built.clear()
+        with pytest.raises(TrainingDiverged, match="epoch 1, step 4"):
+            train(_cfg(tmp_path, str(out), epochs=2), data=DATA, on_step=poison, **QUIET)
+        assert not gone.exists()
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine"  # what was there stays
+    # an empty folder that existed before the run is not this run's to remove
+    (tmp_path / "empty").mkdir()
+    built.clear()
+    with pytest.raises(TrainingDiverged):
+        train(_cfg(tmp_path, "empty", epochs=2), data=DATA, on_step=poison, **QUIET)
+    assert (tmp_path / "empty").is_dir()
+
+
+# -- SIGTERM ----------------------------------------------------------------------------------
+
+_SIGTERM_AT_STEP_3 = """\
+import os, signal, sys
+import chainrule.training.loop as loop
+real_train = loop.train
+
+def train(cfg, resume=None, **kw):  # a real SIGTERM from outside, at a known step
+    def on_step(epoch, step):
+        if (epoch, step) == (0, 3):
+            os.kill(os.getpid(), signal.SIGTERM)
+    return real_train(cfg, resume=resume, on_step=on_step, **kw)
+
+loop.train = train
+from chainrule.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_saves_a_resumable_checkpoint_and_exits_143(tmp_path):
+    """kill, timeout and docker stop send SIGTERM: it killed the run and lost the epoch."""
+    import subprocess
+    import sys
+
+    from ..datasets.idx_files import make_split
+    data = tmp_path / "data"
+    make_split(data, "train", n=100, seed=0)
+    make_split(data, "t10k", n=20, seed=1)
+    out = tmp_path / "run"
+    argv = ["train", "--data-dir", data, "--out", out, "--epochs", "2", "--batch-size", "10",
+            "--val-size", "10", "--no-progress", "--no-plots"]
+    run = subprocess.run([sys.executable, "-c", _SIGTERM_AT_STEP_3, *map(str, argv)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 143, run.stderr
+    ckpt = out / "checkpoint.npz"
+    assert run.stdout.splitlines()[-1] == (
+        f"terminated by SIGTERM at epoch 1, step 3: saved {ckpt}; resume with: chainrule "
+        f"train --resume {ckpt}")
+    assert "Traceback" not in run.stderr
+    state = cr.load(ckpt)
+    assert (state["epoch"], state["step"]) == (0, 3)
+    code = cli.main(["train", "--resume", str(ckpt), "--no-progress", "--no-plots"])
+    assert code == 0
+    assert cr.load(ckpt)["epoch"] == 2

@@ -245,7 +245,8 @@ class MNIST(Dataset):
 
     def _missing(self, base: Path, dirs: list[Path], names: list[str], target: Path) -> str:
         where = "\n".join(f"  {d}" for d in dirs)
-        absent = "" if base.is_dir() else f"The folder {base} does not exist. "
+        absent = ("" if base.is_dir() else f"{base} is a file, not a folder. " if base.exists()
+                  else f"The folder {base} does not exist. ")
         return (
             f"{type(self).__name__}: could not find {names[0]}[.gz] and {names[1]}[.gz]. "
             f"{absent}Looked in:\n{where}\n"

@@ -19,7 +19,7 @@ from ..autograd.grad_mode import no_grad
 from ..data import DataLoader, TensorDataset, random_split
 from ..nn import functional as F
 from ..random import Generator, get_rng_state, manual_seed, set_rng_state
-from .._io import atomic_write_text
+from .._io import atomic_write_text, probe_writable
 from ..serialization import load, save
 from .models import build_model
 
@@ -66,11 +66,12 @@ class TrainingDiverged(ValueError):
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C stopped training; a resumable checkpoint was saved at ``path``."""
+    """Ctrl-C (SIGINT) or SIGTERM stopped training; a resumable checkpoint was saved at
+    ``path``. ``signum`` is the signal's number (the command exits with 128 + it)."""
 
-    def __init__(self, path):
+    def __init__(self, path, signum=signal.SIGINT):
         super().__init__(f"training interrupted; resumable checkpoint saved to {path}")
-        self.path = path
+        self.path, self.signum = path, int(signum)
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -121,14 +122,101 @@ RESUME_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "step", "hi
                "rng")
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _finite_in(low, high=math.inf, low_open=False):
+    def ok(v):
+        return (_is_number(v) and math.isfinite(v) and (low < v if low_open else low <= v)
+                and v < high)
+    return ok
+
+
+# what each field of a checkpoint's config must be: (test, in words)
+_CONFIG_FIELDS = {
+    "dataset": (lambda v: v in ("mnist", "fashion-mnist", "fashionmnist"), "mnist or fashion-mnist"),
+    "model": (lambda v: v in ("mlp", "cnn"), "mlp or cnn"),
+    "epochs": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "lr": (lambda v: v is None or _finite_in(0.0, low_open=True)(v), "a finite number > 0"),
+    "optimizer": (lambda v: v in ("sgd", "adam"), "sgd or adam"),
+    "momentum": (_finite_in(0.0, 1.0), "a finite number in [0, 1)"),
+    "weight_decay": (_finite_in(0.0), "a finite number >= 0"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "data_dir": (lambda v: v is None or isinstance(v, str), "a folder name or none"),
+    "val_size": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or none"),
+}
+_SUMS = ("loss", "correct", "seen", "seconds")
+_METRICS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+_RESUME_FIELDS = {
+    "model": (lambda v: isinstance(v, dict), "a dict of weights"),
+    "optimizer": (lambda v: isinstance(v, dict), "an optimizer state_dict"),
+    "scheduler": (lambda v: isinstance(v, dict), "a scheduler state_dict"),
+    "epoch": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "step": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "history": (lambda v: isinstance(v, list) and all(
+                    isinstance(h, dict) and all(k in h for k in _METRICS) for h in v),
+                f"a list of epoch records ({', '.join(_METRICS)})"),
+    "sums": (lambda v: isinstance(v, dict) and all(_is_number(v.get(k)) for k in _SUMS),
+             f"a dict of the numbers {', '.join(_SUMS)}"),
+    "rng": (lambda v: isinstance(v, dict) and "global" in v and "epoch_shuffle" in v,
+            "a dict with 'global' and 'epoch_shuffle'"),
+}
+
+
 def read_checkpoint(path, keys=("model", "config")) -> dict:
-    """What ``train`` saved at ``path``: a ValueError naming the file if it holds no ``keys``."""
+    """What ``train`` saved at ``path``: a ValueError naming the file if it holds no ``keys``, or
+    naming the field if one of them (or of its config) is not what ``train`` writes."""
     ckpt = load(path)
     missing = [k for k in keys if not isinstance(ckpt, dict) or k not in ckpt]
     if missing or not isinstance(ckpt["config"], dict):
         raise ValueError(f"{path}: not a chainrule training checkpoint (no "
                          f"{', '.join(repr(k) for k in missing or ['config'])})")
+    checks = [(f"config.{k}", ckpt["config"].get(k, TrainConfig.__dataclass_fields__[k].default),
+               *test) for k, test in _CONFIG_FIELDS.items()]
+    checks += [(k, ckpt[k], *_RESUME_FIELDS[k]) for k in keys if k in _RESUME_FIELDS]
+    for name, value, ok, expected in checks:
+        try:
+            good = bool(ok(value))
+        except (TypeError, ValueError):  # a comparison with an array, a dict, ...
+            good = False
+        if not good:
+            shown = repr(value) if len(repr(value)) <= 60 else f"a {type(value).__name__}"
+            raise ValueError(f"{path}: not a sound chainrule training checkpoint: its {name} is "
+                             f"{shown}, where train writes {expected}")
+    if "epoch" in keys and ckpt["epoch"] > ckpt["config"]["epochs"]:
+        raise ValueError(f"{path}: not a sound chainrule training checkpoint: its epoch "
+                         f"{ckpt['epoch']} is beyond its config.epochs {ckpt['config']['epochs']}")
     return ckpt
+
+
+def _load_weights(model, weights, path, name) -> None:
+    """Load ``weights`` into ``model``; a ValueError naming ``path`` and the parameter if they do
+    not fit, are not real floating-point numbers (an int8 or complex array: a cast would change
+    them) or hold NaN or Inf."""
+    own = model.state_dict()
+    for key, value in weights.items() if isinstance(weights, dict) else ():
+        dtype = getattr(value, "dtype", None)
+        if dtype is None:
+            dtype = np.asarray(value).dtype
+        if key in own and np.dtype(dtype).kind != "f":
+            raise ValueError(f"{path}: its parameter {key} holds {np.dtype(dtype)} values, the "
+                             f"{name} model's are {np.asarray(own[key]).dtype}; a checkpoint "
+                             f"written by train holds floating-point weights")
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"{path}: its weights do not fit the {name} model its config "
+                         f"names: {e}") from e
+    bad = _non_finite(model)
+    if bad:
+        raise ValueError(f"{path}: its parameter{'s' * (len(bad) > 1)} {', '.join(bad)} "
+                         f"hold{'s' * (len(bad) == 1)} NaN or Inf; the checkpoint cannot be used")
 
 
 def load_checkpoint(path):
@@ -136,11 +224,7 @@ def load_checkpoint(path):
     ckpt = read_checkpoint(path)
     cfg = TrainConfig.from_dict(ckpt["config"])
     model = build_model(cfg.model)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, ValueError) as e:
-        raise ValueError(f"{path}: its weights do not fit the {cfg.model} model its config "
-                         f"names: {e}") from e
+    _load_weights(model, ckpt["model"], path, cfg.model)
     return model, cfg, ckpt
 
 
@@ -231,31 +315,39 @@ def _non_finite(model) -> list[str]:
             if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all()]
 
 
+_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
 class _StopFlag:
-    """The first Ctrl-C asks the loop to stop after the current step; a second one stops now."""
+    """The first Ctrl-C or SIGTERM asks the loop to stop after the current step; a second one
+    stops now. ``signum`` is the first one's number."""
 
     def __init__(self, note=None):
         self.requested = False
-        self.previous = None
-        self.note = note  # () -> what the second Ctrl-C's error says was kept
+        self.signum = signal.SIGINT
+        self.previous = {}
+        self.note = note  # (signal's name) -> what the second signal's error says was kept
 
     def __enter__(self):
-        try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread: no handler, Ctrl-C behaves as usual
-            self.previous = None
+        for signum in _SIGNALS:
+            try:
+                self.previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not in the main thread: no handler, signals behave as usual
+                break
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested, self.signum = True, signum
 
     def __exit__(self, exc_type, exc, tb):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
         if exc_type is KeyboardInterrupt and self.requested and self.note is not None:
-            raise KeyboardInterrupt(self.note()) from exc
+            stopped = KeyboardInterrupt(self.note(_SIGNALS[self.signum]))
+            stopped.signum = int(self.signum)
+            raise stopped from exc
         return False
 
 
@@ -272,11 +364,10 @@ def _progress(total, initial, desc, enabled):
 
 def _write_metrics(path: Path, history: list) -> None:
     buf = io.StringIO()
-    cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
-    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=_METRICS, lineterminator="\n")
     writer.writeheader()
     for row in history:
-        writer.writerow({k: row[k] for k in cols})  # None (no validation): an empty field
+        writer.writerow({k: row[k] for k in _METRICS})  # None (no validation): an empty field
     with _writing(path):
         atomic_write_text(path, buf.getvalue())
 
@@ -308,12 +399,38 @@ def _val_size(val_size: int | None, n_train: int, n_test: int) -> int:
     return val_size
 
 
+def _make_folder(out: Path, created: list) -> None:
+    """``out.mkdir(parents=True)``, noting in ``created`` the folders it made, deepest first."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    created.extend(made)
+
+
+def _remove_empty(created: list) -> None:
+    """Remove the folders this run made that are still empty (a failed run leaves none)."""
+    for folder in created:  # deepest first; rmdir refuses a folder holding anything
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> dict:
     """Train ``cfg.model`` on ``cfg.dataset``; returns the history and the test results.
 
     ``data`` = (train, test) datasets replaces the files (tests use small generated data).
     ``on_step(epoch, step)`` is called after each optimizer step (tests use it to interrupt).
+    A run that fails removes the folders it made for ``cfg.out`` if they are still empty.
     """
+    created = []
+    try:
+        return _train(cfg, resume, data, log, on_step, created)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.npz"
     state = read_checkpoint(resume, RESUME_KEYS) if resume else None
@@ -328,7 +445,6 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         _refuse_existing_run(out)
     # an overwritten run's files stay until this run writes its first checkpoint
     stale = [out / f for f in RUN_FILES if cfg.overwrite and not resumes_here and (out / f).exists()]
-    out.mkdir(parents=True, exist_ok=True)
 
     if data is None:
         full_train = load_dataset(cfg.dataset, cfg.data_dir, train=True, download=cfg.download)
@@ -348,9 +464,19 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
     sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
     epoch_shuffle_state = shuffle.get_state()
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        steps = math.ceil(len(train_set) / cfg.batch_size)
+        if state["step"] > steps:
+            raise ValueError(f"{resume}: not a sound chainrule training checkpoint: its step "
+                             f"{state['step']} is beyond the {steps} steps of an epoch of "
+                             f"{len(train_set)} images in batches of {cfg.batch_size}")
+        _load_weights(model, state["model"], resume, cfg.model)
+        for name, part in [("optimizer", opt), ("scheduler", sched)]:
+            try:
+                part.load_state_dict(state[name])
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+                raise ValueError(f"{resume}: not a sound chainrule training checkpoint: its "
+                                 f"{name} state does not fit a {cfg.optimizer} {name} "
+                                 f"({e})") from e
         opt._opt_called = True  # it stepped before the checkpoint: no scheduler-order warning
         if sched.T_max != cfg.epochs or sched.base_lrs[0] != _lr(cfg):  # --epochs or --lr
             _restart_schedule(opt, sched, cfg, log)
@@ -359,6 +485,12 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         sums = dict(state["sums"])
         epoch_shuffle_state = state["rng"]["epoch_shuffle"]
         log(f"resumed from {resume}: epoch {epoch + 1}, step {step}")
+    # made as late as possible, and found writable (with room for a checkpoint) before any step
+    _make_folder(out, created)
+    states = {"sgd": 1 if cfg.momentum > 0 else 0, "adam": 2}.get(cfg.optimizer, 2)
+    size = (1 + states) * sum(np.asarray(v).nbytes for v in model.state_dict().values())
+    with _writing(ckpt_path):
+        probe_writable(ckpt_path, size)
     kept = [f"the checkpoint it resumed from, {resume}, is kept" if resume else
             "no checkpoint was written" + (f"; the earlier run in {out} is untouched"
                                            if stale else "")]
@@ -390,9 +522,9 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
         f"validation / {len(test_set)} test images, {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"{cfg.optimizer} lr {opt.param_groups[0]['lr']:g}")
     # NaN and Inf stop the run with a message of their own, so NumPy's warnings would only repeat it
-    def stopped_at_once():
+    def stopped_at_once(by="Ctrl-C"):
         last = ckpt_path if kept[0].startswith("the last good") else resume
-        return (f"stopped at once by a second Ctrl-C, without saving; {kept[0]}"
+        return (f"stopped at once by a second {by}, without saving; {kept[0]}"
                 + (f"; continue with --resume {last}" if last else ""))
 
     with _StopFlag(stopped_at_once) as stop, np.errstate(over="ignore", invalid="ignore"):
@@ -432,9 +564,13 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
                     if bar is not None:
                         bar.close()
                     checkpoint(epoch, step)
-                    log(f"\ninterrupted at epoch {epoch + 1}, step {step}: saved {ckpt_path}\n"
-                        f"resume with: chainrule train --resume {ckpt_path}")
-                    raise TrainingInterrupted(ckpt_path)
+                    if stop.signum == signal.SIGTERM:  # one line, for a log
+                        log(f"terminated by SIGTERM at epoch {epoch + 1}, step {step}: saved "
+                            f"{ckpt_path}; resume with: chainrule train --resume {ckpt_path}")
+                    else:
+                        log(f"\ninterrupted at epoch {epoch + 1}, step {step}: saved "
+                            f"{ckpt_path}\nresume with: chainrule train --resume {ckpt_path}")
+                    raise TrainingInterrupted(ckpt_path, stop.signum)
             if bar is not None:
                 bar.close()
             seconds = sums["seconds"] + time.perf_counter() - start
