@@ -13,13 +13,18 @@ _ids = itertools.count()
 
 class RemovableHandle:
     """What registering a hook returns: ``handle.remove()`` takes the hook off again (also usable
-    as a context manager, as PyTorch's)."""
+    as a context manager, as PyTorch's). ``extra_dict``: dicts (or one) whose entry for this
+    hook's id goes too (a module hook's ``with_kwargs`` and ``always_call`` flags)."""
 
-    def __init__(self, hooks: dict, key: int):
-        self._hooks, self.id = hooks, key
+    def __init__(self, hooks_dict: dict, key: int | None = None, *, extra_dict=None):
+        self._hooks = hooks_dict
+        self.id = next(_ids) if key is None else key
+        self._extra = (extra_dict,) if isinstance(extra_dict, dict) else tuple(extra_dict or ())
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        for d in self._extra:
+            d.pop(self.id, None)
 
     def __enter__(self):
         return self
@@ -58,20 +63,24 @@ def run_grad_hooks(hooks, grad):
     tensor of the same shape and dtype, as PyTorch checks)."""
     for hook in list(hooks.values()):
         out = hook(grad)
-        if out is None:
-            continue
-        name = getattr(hook, "__name__", type(hook).__name__)
-        if not hasattr(out, "shape") or not hasattr(out, "dtype"):
-            raise TypeError(f"hook '{name}' returned a {type(out).__name__}: a hook returns a "
-                            "Tensor (the new gradient) or None")
-        if tuple(out.shape) != tuple(grad.shape):
-            raise RuntimeError(f"hook '{name}' has changed the size of value: the gradient has "
-                               f"shape {tuple(grad.shape)}, the hook returned {tuple(out.shape)}")
-        if out.dtype != grad.dtype:
-            raise RuntimeError(f"hook '{name}' has changed the type of value (was {grad.dtype} "
-                               f"got {out.dtype})")
-        grad = out
+        if out is not None:
+            grad = checked(getattr(hook, "__name__", type(hook).__name__), out, grad)
     return grad
+
+
+def checked(name: str, out, grad):
+    """``out``, which hook ``name`` returned in place of ``grad``, if it has grad's shape and
+    dtype."""
+    if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+        raise TypeError(f"hook '{name}' returned a {type(out).__name__}: a hook returns a "
+                        "Tensor (the new gradient) or None")
+    if tuple(out.shape) != tuple(grad.shape):
+        raise RuntimeError(f"hook '{name}' has changed the size of value: the gradient has "
+                           f"shape {tuple(grad.shape)}, the hook returned {tuple(out.shape)}")
+    if out.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {grad.dtype} "
+                           f"got {out.dtype})")
+    return out
 
 
 def run_post_hooks(hooks, tensor):

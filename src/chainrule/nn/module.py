@@ -2,8 +2,9 @@
 
 Assigning a ``Parameter``, a ``Module`` or (after ``register_buffer``) a buffer as an attribute
 registers it, so that ``parameters()``, ``state_dict()``, ``train()`` and ``to()`` find it without
-being told. Calling a module runs its ``forward`` and nothing else (no hooks: the hot path of
-training stays one Python call).
+being told. Calling a module runs its ``forward``; with hooks registered (on it, or on every
+module), PyTorch's forward and backward hooks too (``hooks.py``). With no hook anywhere, a call
+costs one test more than ``forward`` itself: it is the hot path of training.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ..autograd.versions import bump
 from ..device import check_device, to_args
 
 from ..tensor import Tensor, _make
+from . import hooks as _hooks
+from .hooks import _live_hooks
 from .parameter import Parameter
 
 
@@ -65,6 +68,10 @@ class Module:
         setattr_(self, "_buffers", {})
         setattr_(self, "_non_persistent_buffers_set", set())
         setattr_(self, "_modules", {})
+        # hooks, under PyTorch's names; _hook_ids: the id of each of its hooks not removed
+        setattr_(self, "_hook_ids", {})
+        for table in _HOOK_TABLES:
+            setattr_(self, table, OrderedDict())
 
     # -- running it ----------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -72,7 +79,50 @@ class Module:
                                   '"forward" function')
 
     def __call__(self, *args, **kwargs):
+        if _live_hooks:  # some module, or every module, has hooks
+            return _hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def __setstate__(self, state: dict) -> None:
+        # copy, deepcopy and pickle: the copy's hooks must run (and an old pickle gets the tables)
+        self.__dict__.update(state)
+        for table in ("_hook_ids",) + _HOOK_TABLES:
+            if table not in self.__dict__:
+                object.__setattr__(self, table, OrderedDict())
+        _hooks.copied(self)
+
+    # -- hooks -------------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False):
+        """Call ``hook(module, args)`` before each ``forward`` (with ``with_kwargs``:
+        ``hook(module, args, kwargs)``). It may return new args (a tuple, or one value that is
+        wrapped in one), or with ``with_kwargs`` a pair ``(args, kwargs)``; None keeps them.
+        ``prepend``: run before the hooks already registered. Returns a handle with
+        ``remove()``."""
+        flags = [self._forward_pre_hooks_with_kwargs] if with_kwargs else []
+        return _hooks.add_hook(self, "_forward_pre_hooks", hook, prepend, flags)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """Call ``hook(module, args, output)`` after each ``forward`` (with ``with_kwargs``:
+        ``hook(module, args, kwargs, output)``); a value it returns replaces the output.
+        ``always_call``: run it even when forward raised (then output is None)."""
+        flags = ([self._forward_hooks_with_kwargs] if with_kwargs else []) + (
+            [self._forward_hooks_always_called] if always_call else [])
+        return _hooks.add_hook(self, "_forward_hooks", hook, prepend, flags)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_output)`` when the gradients with respect to the module's
+        outputs are computed (a tuple, None for an output that is not a Tensor or got no
+        gradient); a tuple it returns replaces grad_output."""
+        return _hooks.add_hook(self, "_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the
+        module's positional inputs are computed (if no input requires grad: with respect to its
+        outputs, grad_input all None); a tuple it returns replaces grad_input. The module's
+        forward then sees, and its caller gets, identity views of the tensors."""
+        return _hooks.add_hook(self, "_backward_hooks", hook, prepend)
 
     # -- registration --------------------------------------------------------------------------
     def _check_name(self, kind: str, name, table: dict) -> None:
@@ -428,6 +478,11 @@ class Module:
             else:
                 body = "\n  " + "\n  ".join(lines) + "\n"
         return self._get_name() + "(" + body + ")"
+
+
+_HOOK_TABLES = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+                "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+                "_backward_pre_hooks", "_backward_hooks")
 
 
 def _discard(name, *tables):

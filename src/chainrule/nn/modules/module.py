@@ -1,0 +1,10 @@
+"""PyTorch's ``torch.nn.modules.module``: ``Module`` and the hooks registered for every module."""
+
+from ..hooks import (
+    register_module_forward_hook, register_module_forward_pre_hook,
+    register_module_full_backward_hook, register_module_full_backward_pre_hook,
+)
+from ..module import Module
+
+__all__ = ["Module", "register_module_forward_hook", "register_module_forward_pre_hook",
+           "register_module_full_backward_hook", "register_module_full_backward_pre_hook"]
