@@ -284,16 +284,19 @@ def test_in_a_sample_the_worst_looking_entries_are_found_even_one_in_40000(seed)
     assert (bad.analytic, bad.numeric) == (0, pytest.approx(x.data[5, k], abs=1e-6))
 
 
+class Noisy(Function):
+    """y = a + noise: a forward that gives another value each time it runs."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a + np.random.standard_normal(a.shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output
+
+
 def test_an_op_with_a_random_forward_is_skipped_not_blamed():
-    class Noisy(Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a + np.random.standard_normal(a.shape)
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output
-
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     report = check_graph(Noisy.apply(x * 2).sum())
     assert not report and report.checked == 2
@@ -398,15 +401,6 @@ def test_an_input_changed_in_place_since_is_skipped_with_the_reason():
 
 
 def test_an_overwritten_output_of_a_random_op_is_skipped_not_guessed():
-    class Noisy(Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a + np.random.standard_normal(a.shape)
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output
-
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     y = Noisy.apply(x * 2)
     z = y * 3

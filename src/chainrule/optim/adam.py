@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autograd.versions import bump
-from .optimizer import Optimizer, _implementation, _decayed_grad, _lerp_
+from .optimizer import Optimizer, _implementation, _decayed_grad, _lerp_, _adam_hyper
 
 
 class Adam(Optimizer):
@@ -58,9 +58,7 @@ class Adam(Optimizer):
         loss = self._closure(closure)
         workspace = self._workspace
         for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
-            eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
+            lr, beta1, beta2, eps, weight_decay = _adam_hyper(group)
             amsgrad, maximize = group["amsgrad"], group["maximize"]
             decoupled = group["decoupled_weight_decay"]
             w1, w2 = 1.0 - beta1, 1.0 - beta2

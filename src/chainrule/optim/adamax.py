@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd.versions import bump
 from .adam import Adam
-from .optimizer import Optimizer, _implementation, _lerp_, _scaled_grad
+from .optimizer import Optimizer, _implementation, _lerp_, _scaled_grad, _adam_hyper
 
 
 class Adamax(Optimizer):
@@ -41,9 +41,7 @@ class Adamax(Optimizer):
         loss = self._closure(closure)
         workspace = self._workspace
         for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
-            eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
+            lr, beta1, beta2, eps, weight_decay = _adam_hyper(group)
             maximize = group["maximize"]
             for p, state in self._with_grad(group, "exp_avg", "exp_inf"):
                 param = p._data

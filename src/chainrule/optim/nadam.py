@@ -9,7 +9,8 @@ import numpy as np
 from ..autograd.versions import bump
 from ..dtypes import get_default_dtype
 from .adam import Adam
-from .optimizer import Optimizer, _implementation, _cast_state, _decayed_grad, _lerp_, _number
+from .optimizer import (Optimizer, _adam_hyper, _cast_state, _decayed_grad, _implementation, _lerp_,
+                        _number)
 
 
 class NAdam(Optimizer):
@@ -59,9 +60,7 @@ class NAdam(Optimizer):
         workspace = self._workspace
         scalar = np.float64 if get_default_dtype() == np.float64 else np.float32
         for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
-            eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
+            lr, beta1, beta2, eps, weight_decay = _adam_hyper(group)
             momentum_decay = float(group["momentum_decay"])
             decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
             for p, state in self._with_grad(group, "exp_avg", "exp_avg_sq", mu_product=1.0):

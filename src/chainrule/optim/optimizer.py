@@ -279,6 +279,13 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+def _adam_hyper(group: dict) -> tuple[float, float, float, float, float]:
+    """An Adam-family group's lr, beta1, beta2, eps and weight_decay, as Python floats."""
+    beta1, beta2 = group["betas"]
+    return (float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+            float(group["weight_decay"]))
+
+
 def _implementation(name: str, differentiable: bool = False, **_switches) -> None:
     """PyTorch's switches between implementations of one update (``foreach``, ``fused``,
     ``capturable``) are accepted: chainrule has one NumPy implementation, which gives the same

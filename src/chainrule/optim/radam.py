@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.versions import bump
 from .adam import Adam
-from .optimizer import Optimizer, _implementation, _decayed_grad, _lerp_
+from .optimizer import Optimizer, _implementation, _decayed_grad, _lerp_, _adam_hyper
 
 
 class RAdam(Optimizer):
@@ -46,9 +46,7 @@ class RAdam(Optimizer):
         loss = self._closure(closure)
         workspace = self._workspace
         for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
-            eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
+            lr, beta1, beta2, eps, weight_decay = _adam_hyper(group)
             decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
             rho_inf = 2 / (1 - beta2) - 1
             for p, state in self._with_grad(group, "exp_avg", "exp_avg_sq"):
