@@ -71,6 +71,7 @@ class Tensor:
         self._grad = None
 
     # -- autograd ---------------------------------------------------------------------------------
+
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
@@ -149,6 +150,7 @@ class Tensor:
         _backward(self, gradient, retain_graph, create_graph, inputs)
 
     # -- array access --------------------------------------------------------------------------
+
     @property
     def shape(self) -> tuple:
         return self._data.shape
@@ -253,6 +255,7 @@ class Tensor:
         return repr(self)
 
     # -- dtype -----------------------------------------------------------------------------------
+
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``, with ``copy=``;
         differentiable. The device must be the CPU ("cpu" or ``cr.device("cpu")``)."""
@@ -305,6 +308,7 @@ class Tensor:
         return self._data.dtype.kind == "f"
 
     # -- arithmetic: each operator is one op of ops/elementwise.py -----------------------------
+
     def __add__(self, other):
         return Add.apply(self, other if type(other) in _PLAIN else _operand(other))
 

@@ -33,9 +33,9 @@ def test_each_step_shows_formula_value_upstream_local_gradient_and_product():
     # symbolic local gradient, then its value
     assert ("h = exp(e) = 0.3679;  ∂f/∂e = ∂f/∂h · ∂h/∂e = -0.5344 · exp(e) = -0.5344 · 0.3679 "
             "= -0.1966") in lines
-    assert "e = -d = -1;  ∂f/∂d = ∂f/∂e · ∂e/∂d = -0.1966 · -1 = 0.1966" in lines
+    assert "e = -d = -1;  ∂f/∂d = ∂f/∂e · ∂e/∂d = -0.1966 · (-1) = 0.1966" in lines
     # a two-input gate: one line per input, each the upstream times the other input
-    assert ("a = w0 · x0 = -2;  ∂f/∂w0 = ∂f/∂a · ∂a/∂w0 = 0.1966 · x0 = 0.1966 · -1 = -0.1966"
+    assert ("a = w0 · x0 = -2;  ∂f/∂w0 = ∂f/∂a · ∂a/∂w0 = 0.1966 · x0 = 0.1966 · (-1) = -0.1966"
             in lines)
     assert "∂f/∂x0 = ∂f/∂a · ∂a/∂x0 = 0.1966 · w0 = 0.1966 · 2 = 0.3932" in lines
     # the forward pass with numbers
@@ -111,8 +111,8 @@ def test_a_broadcast_bias_is_summed_over_the_batch_axis_and_says_why():
     y.backward()
     expl = cr.viz.explain(y, names={"x": x, "b": b, "y": y}, format="steps")
     text = expl.text()
-    assert ("∂y/∂b = Σ over axis 0 of (∂y/∂a ⊙ ∂a/∂b) = Σ over axis 0 of (∂y/∂a ⊙ 1) = [6, 6]"
-            in text)
+    assert ("∂y/∂b = Σ over axis 0 of (∂y/∂a ⊙ ∂a/∂b) = Σ over axis 0 of (∂y/∂a ⊙ 1) = "
+            "[2, 2] + [2, 2] + [2, 2] = [6, 6]" in text)  # the sum over the batch, in numbers
     assert ("(b (2,) was broadcast to (3, 2) in a = x + b: each copy gets a gradient, so b's "
             "gradient is their sum over axis 0 (the batch axis))") in text
     (term,) = [t for s in expl for t in s.grads if t.input == "b"]
@@ -128,12 +128,18 @@ def test_matmul_steps_name_the_transposes():
     assert "∂f/∂W = xᵀ @ ∂f/∂a = [[4, 4], [4, 4], [4, 4]]" in text
 
 
-def test_tensors_are_shown_compactly():
+def test_small_tensors_are_shown_in_full_and_large_ones_compactly():
     x = cr.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
     y = (x * x).mean()
     text = cr.viz.explain(y, names={"x": x}, format="steps").text()
-    assert "a = x · x = (3, 4) [0, 1, 4, …]" in text
+    assert "a = x · x = [[0, 1, 4, 9], [16, 25, 36, 49], [64, 81, 100, 121]]" in text
     assert "f = mean(a) = 42.1667;  ∂f/∂a = 1/12, copied to every entry of a (3, 4)" in text
+    x = cr.tensor(np.ones((1, 1, 4, 4)), requires_grad=True)  # 16 entries: in full, as its shape
+    text = cr.viz.explain((x * 2).sum(), names={"x": x}, format="steps").text()
+    assert "∂f/∂x = [[[[2, 2, 2, 2], [2, 2, 2, 2], [2, 2, 2, 2], [2, 2, 2, 2]]]]" in text
+    x = cr.tensor(np.arange(30.0).reshape(5, 6), requires_grad=True)  # more than 25: compact
+    text = cr.viz.explain((x * x).mean(), names={"x": x}, format="steps").text()
+    assert "a = x · x = (5, 6) [0, 1, 4, …]" in text
 
 
 def test_wrt_limits_the_steps_to_the_paths_to_the_tensors_asked_about():
@@ -166,7 +172,11 @@ def test_after_an_optimizer_step_the_changed_nodes_are_marked_not_guessed():
     text = expl.text()
     assert "∂f/∂a = 1, copied to every entry of a (2,) = [1, 1]" in text  # the sum is still fine
     assert "∂f/∂w = unknown" in text
-    assert "input 0 was changed in place after the op used it" in text  # found, not guessed
+    # found, not guessed, said once, with what to do
+    assert ("(unknown: w was changed in place after this step used it, by an optimizer step or "
+            "under no_grad, and its old value was not kept; call explain before "
+            "optimizer.step())") in text
+    assert text.count("changed in place") == 1 and "not shown" not in text
     assert expl[1].grads == []
 
 

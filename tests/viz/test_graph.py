@@ -30,7 +30,8 @@ def neuron():
 def texts(svg: str, color: str) -> set:
     """The text of every SVG <text> drawn in ``color``."""
     found = re.findall(rf'<text[^>]*fill="{color}"[^>]*>([^<]*)</text>', svg)
-    return {html.unescape(t) for t in found}  # Graphviz writes "-" as &#45;
+    # Graphviz writes "-" as &#45;; a gradient is marked ∇, told from a value without colour
+    return {html.unescape(t).removeprefix("∇ ") for t in found}
 
 
 # the numbers of CS231n's circuit, computed here from the math, not from chainrule
@@ -62,12 +63,15 @@ def test_svg_of_the_sigmoid_neuron_shows_its_values_in_green_and_gradients_in_re
         assert f">{name}<" in svg
 
 
-def test_one_node_per_op_and_per_leaf_with_gates_and_constants():
+def test_one_node_per_op_and_per_leaf_labelled_as_in_maths_with_explains_names():
     f, names = neuron()
-    dot = cr.viz.draw_graph(f, params=names).source
-    assert dot.count("label=<") == 8 + 5  # 8 gates, 5 leaves
-    for gate in ("<B>×</B>", "<B>+</B>", "<B>−x</B>", "<B>exp</B>", "<B>+1</B>", "<B>1/x</B>"):
-        assert gate in dot
+    dot = cr.viz.draw_graph(f, names=names).source
+    assert dot.count("[label=<") == 8 + 5  # 8 ops, 5 leaves
+    titles = re.findall(r"<B>([^<]*)</B>", dot)
+    assert titles == ["w0", "x0", "w1", "x1", "w2", "a = w0 · x0", "b = w1 · x1", "c = a + b",
+                      "d = c + w2", "e = -d", "h = exp(e)", "z = h + 1", "f = 1 / z"]
+    steps = cr.viz.explain(f, names=names, format="steps")  # the same names, the same formulas
+    assert {f"{s.name} = {s.formula}" for s in steps} == set(titles[5:])
     assert dot.count(" -> ") == 12
     assert "peripheries=2" in dot  # the output
 
@@ -160,7 +164,8 @@ def test_collapse_modules_draws_each_module_as_one_box():
     # fc1 -> relu -> fc2 -> tanh -> fc3: each box feeds one op that feeds the next box
     after = {a: b for a, b in edges}
     assert after[after[ids["fc1"]]] == ids["fc2"] and after[after[ids["fc2"]]] == ids["fc3"]
-    assert "<B>relu</B>" in boxes and "<B>tanh</B>" in boxes
+    assert re.search(r"<B>\w = relu\(\w\)</B>", boxes)
+    assert re.search(r"<B>\w = tanh\(\w\)</B>", boxes)
 
 
 def test_collapse_modules_keeps_an_mnist_style_cnn_readable():

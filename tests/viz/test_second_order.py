@@ -52,13 +52,13 @@ def test_cube_first_derivative_is_the_recorded_forward_pass_and_second_is_its_ba
                         "create_graph=True recorded how.")
     assert "The chain rule through that record gives the gradients of g: second derivatives." in lines
     # the forward pass of g: 3x² = 12, the seed of the first backward written 1
-    assert "a = x^2 = 2^2 = 4" in lines
+    assert "a = x² = 2² = 4" in lines
     assert "b = 3 · a = 3 · 4 = 12" in lines
     assert ("g = 1 · b = 1 · 12 = 12   (1 = ∂y/∂y: the seed the backward pass started from)"
             in lines)
-    assert "in one line: g = 1 · (3 · x^2)" in lines
+    assert "in one line: g = 1 · (3 · x²)" in lines
     # its backward pass: ∂g/∂x = 6x = 12
-    assert "a = x^2 = 4;  ∂g/∂x = ∂g/∂a · ∂a/∂x = 3 · 2·x = 3 · 4 = 12" in lines
+    assert "a = x² = 4;  ∂g/∂x = ∂g/∂a · ∂a/∂x = 3 · 2·x = 3 · 4 = 12" in lines
     assert "Gradients of g (second derivatives)" in lines
     assert "∂g/∂x = 12" in lines
     (h,) = cr.autograd.grad(g, x)
@@ -94,7 +94,7 @@ def test_tanh_second_derivative_is_minus_two_tanh_times_its_first():
     assert f"b = 1 - a = 1 - {number(TANH ** 2)} = {number(d1)}" in lines
     assert "in one line: g = 1 · (1 - tanh(x) · tanh(x))" in lines
     # the product rule through y·y: two branches of -y each
-    assert f"∂g/∂y = {number(-TANH)} + {number(-TANH)} = {number(-2 * TANH)}" in " ".join(lines)
+    assert f"∂g/∂y = {number(-TANH)} − {number(TANH)} = {number(-2 * TANH)}" in " ".join(lines)
     # the chain rule through tanh, its local derivative parenthesised
     assert (f"∂g/∂x = ∂g/∂y · ∂y/∂x = {number(-2 * TANH)} · (1 - tanh²(x)) = "
             f"{number(-2 * TANH)} · {number(d1)} = {number(d2)}") in " ".join(lines)
@@ -151,8 +151,8 @@ def test_mlp_weight_gradient_splits_into_the_forward_and_the_recorded_backward()
     assert forward == ["a", "b", "c", "d"]  # linear, tanh, linear, the residual
     # the first backward's gradients, found in the record and named: ∂L/∂b = ∂L/∂d @ W2, ...
     text = expl.text()
-    for line in ("∂L/∂d = ∂L/∂(d^2) · e", "∂L/∂b = ∂L/∂d @ fc2.weight", "∂L/∂a = ∂L/∂b · k",
-                 "∂L/∂(d^2) = 1   (a constant)"):
+    for line in ("∂L/∂d = ∂L/∂(d²) · e", "∂L/∂b = ∂L/∂d @ fc2.weight", "∂L/∂a = ∂L/∂b · k",
+                 "∂L/∂(d²) = 1   (a constant)"):
         assert line in text
     assert "∂g/∂(∂L/∂b) = ∂g/∂(∂L/∂a) ⊙ ∂(∂L/∂a)/∂(∂L/∂b) = ∂g/∂(∂L/∂a) ⊙ k" in text
     # their values are those of the first backward pass
@@ -259,17 +259,17 @@ def test_draw_graph_of_the_cube_shows_the_seed_values_and_second_derivatives():
     g.backward()
     dot = cr.viz.draw_graph(g, params={"x": x}).source
     labels = dict(re.findall(r"  (\w+) \[label=<(.*?)>, shape", dot))
-    assert len(labels) == 5  # x, the seed, x^2, ×3, ×
+    assert len(labels) == 5  # x, the seed, x², ×3, ×
     seed = [v for v in labels.values() if "<B>seed</B>" in v][0]
     assert "∂y/∂y" in seed and f'<FONT COLOR="{G.VALUE_COLOR}">1</FONT>' in seed
     x_box = [v for v in labels.values() if "<B>x</B>" in v][0]
     # x = 2, and ∂g/∂x = 6x = 12 in red (not x.grad's 12 + 12 of two backward passes)
     assert f'<FONT COLOR="{G.VALUE_COLOR}">2</FONT>' in x_box
-    assert f'<FONT COLOR="{G.GRAD_COLOR}">12</FONT>' in x_box
-    for gate, value, grad in (("x^2", 4, 3), ("×3", 12, 1), ("×", 12, 1)):
+    assert f'<FONT COLOR="{G.GRAD_COLOR}">∇ 12</FONT>' in x_box
+    for gate, value, grad in (("x²", 4, 3), ("×3", 12, 1), ("×", 12, 1)):
         box = [v for v in labels.values() if f"<B>{gate}</B>" in v][0]
         assert f'<FONT COLOR="{G.VALUE_COLOR}">{value}</FONT>' in box
-        assert f'<FONT COLOR="{G.GRAD_COLOR}">{grad}</FONT>' in box
+        assert f'<FONT COLOR="{G.GRAD_COLOR}">∇ {grad}</FONT>' in box
     assert ">g<" in dot and "peripheries=2" in dot
     assert "g is a first derivative" in dot and "Red: ∂g/∂· (second derivatives)." in dot
     assert dot.count(" -> ") == 4
@@ -309,7 +309,7 @@ def test_draw_graph_of_the_mlp_shades_the_forward_pass_and_names_the_gradients()
     assert fills["@"] == fills["permute"] == "#ffffff"    # its backward pass
     for name in ("∂L/∂a (1, 3)", "∂L/∂b (1, 3)", "∂L/∂d (1, 1)", "g = ∂L/∂fc1.weight (3, 2)"):
         assert name in dot
-    assert "<B>∂L/∂(d^2)</B>" in dot  # the constant the mean's backward made from the seed
+    assert "<B>∂L/∂(d²)</B>" in dot  # the constant the mean's backward made from the seed
     assert "Grey: L's forward pass. White: its backward pass." in dot
     w2 = re.search(r"<B>fc2.weight</B>(.*?)</TABLE>", dot).group(1)
     assert f"{number(want.data[0, 0])}, {number(want.data[0, 1])}" in w2
@@ -350,7 +350,7 @@ def test_third_derivative_names_the_second():
     expl = explain(g2, names={"x": x, "y": y, "g": g})
     assert expl.text().startswith("f = ∂g/∂x is a second derivative")
     assert "Gradients of f (third derivatives)" in expl.text()
-    assert "∂g/∂(x^2) = 3   (a constant)" in expl.text()
+    assert "∂g/∂(x²) = 3   (a constant)" in expl.text()
     assert float(leaf(expl, "x")) == 6
 
 

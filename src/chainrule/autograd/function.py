@@ -107,6 +107,7 @@ class Function:
         cls.once_differentiable = getattr(cls.backward, "once_differentiable", False)
 
     # -- the contract --------------------------------------------------------------------------
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError
@@ -153,6 +154,7 @@ class Function:
 
 
     # -- the graph -------------------------------------------------------------------------------
+
     @classmethod
     def op_name(cls) -> str:
         return cls.__dict__.get("op", cls.__name__.lower())
@@ -182,14 +184,15 @@ class Function:
         return f"<{self.name()}>"
 
     # -- running it ------------------------------------------------------------------------------
+
     @classmethod
     def apply(cls, a, b=_ONE_INPUT, /, *rest, **kwargs):
         """``forward`` on the inputs' arrays; a node is recorded if any input requires grad.
 
         Called as ``Op.apply(*inputs, **options)``. Ops of one or two positional inputs, nearly
         all of them, take a path without loops or lists: on small tensors this bookkeeping, not
-        NumPy, is most of an op's cost (``python benchmarks/icount.py W4``). ``a`` and ``b`` are
-        positional-only, so that options named ``a=`` or ``b=`` reach ``forward``."""
+        NumPy, is most of an op's cost. ``a`` and ``b`` are positional-only, so that options
+        named ``a=`` or ``b=`` reach ``forward``."""
         ctx = _new(cls)
         # Three paths, each recording the node and running forward itself: one dispatch per call
         try:

@@ -139,6 +139,7 @@ class Graph:
         return leaf
 
     # -- values ----------------------------------------------------------------------------------
+
     def overwritten(self, node, i) -> bool:
         """Does input ``i`` of ``node`` (a tensor) hold other values now than when the node ran?"""
         data = node.inputs[i]._data

@@ -74,6 +74,7 @@ class Module:
             setattr_(self, table, OrderedDict())
 
     # -- running it ----------------------------------------------------------------------------
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
@@ -92,6 +93,7 @@ class Module:
         _hooks.copied(self)
 
     # -- hooks -------------------------------------------------------------------------------------
+
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,
                                   with_kwargs: bool = False):
         """Call ``hook(module, args)`` before each ``forward`` (with ``with_kwargs``:
@@ -125,6 +127,7 @@ class Module:
         return _hooks.add_hook(self, "_backward_hooks", hook, prepend)
 
     # -- registration --------------------------------------------------------------------------
+
     def _check_name(self, kind: str, name, table: dict) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
@@ -224,6 +227,7 @@ class Module:
                       | set(self._modules))
 
     # -- walking the tree ------------------------------------------------------------------------
+
     def named_modules(self, memo: set | None = None, prefix: str = "",
                       remove_duplicate: bool = True):
         """(dotted name, module) for this module and every descendant, depth first."""
@@ -314,6 +318,7 @@ class Module:
         return self
 
     # -- modes and gradients -------------------------------------------------------------------
+
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (Dropout drops, BatchNorm uses batch statistics) here and below."""
         if not isinstance(mode, bool):
@@ -341,6 +346,7 @@ class Module:
                     param.grad.zero_()
 
     # -- state -----------------------------------------------------------------------------------
+
     def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
         """OrderedDict of dotted name -> tensor for every parameter and persistent buffer; the
         tensors are detached but share memory with the module's (``keep_vars``: the originals)."""
@@ -415,6 +421,7 @@ class Module:
         return _IncompatibleKeys(missing, unexpected)
 
     # -- dtype -----------------------------------------------------------------------------------
+
     def _apply_dtype(self, dtype: np.dtype) -> "Module":
         """Convert every floating parameter, gradient and buffer to ``dtype``, in place: the
         Parameter objects stay the same (an optimizer holding them keeps working)."""
@@ -458,6 +465,7 @@ class Module:
         check_device("cuda", "cuda")
 
     # -- printing ----------------------------------------------------------------------------------
+
     def _get_name(self) -> str:
         return type(self).__name__
 

@@ -54,6 +54,7 @@ class LBFGS(Optimizer):
         return ("func_evals", "n_iter")
 
     # -- the parameters as one flat vector --------------------------------------------------------
+
     def _numel(self) -> int:
         return sum(p._data.size for p in self._params)
 
@@ -211,6 +212,7 @@ class LBFGS(Optimizer):
         return orig_loss
 
     # -- checkpoints ---------------------------------------------------------------------------
+
     def _load_state_value(self, p: Tensor, name: str, value: Any, index) -> Any:
         where = f"state[{index}][{name!r}]"
         if name in ("d", "prev_flat_grad"):

@@ -81,6 +81,7 @@ class Optimizer:
             self.add_param_group(param_group)
 
     # -- what subclasses provide ---------------------------------------------------------------
+
     @staticmethod
     def _check_options(options: dict[str, Any]) -> None:
         """Raise ``ValueError`` (PyTorch's message) for an invalid option of a group."""
@@ -95,6 +96,7 @@ class Optimizer:
         raise NotImplementedError
 
     # -- groups ----------------------------------------------------------------------------------
+
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Append a group (a dict with ``"params"`` and any options that differ from the defaults),
         e.g. to start training layers that were frozen."""
@@ -180,6 +182,7 @@ class Optimizer:
             return closure()
 
     # -- checkpoints ---------------------------------------------------------------------------
+
     def state_dict(self) -> dict[str, Any]:
         """PyTorch's format: ``{"state": {index: {name: Tensor or number}}, "param_groups":
         [{option: value, ..., "params": [index, ...]}]}``, a parameter's index being its position

@@ -13,6 +13,7 @@ its gradients are second derivatives (see ``recorded``).
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -127,6 +128,7 @@ class Explanation(list):
         return "\n".join(lines)
 
     # -- the graph of a gradient -----------------------------------------------------------------
+
     def _intro(self) -> list:
         """What the output of a gradient's graph is, and what its gradients are."""
         f, d = self.output_name, self.derivative
@@ -186,7 +188,7 @@ class Explanation(list):
             if g is None:
                 yield f"{d_f} = unknown"
             elif len(shares) > 1:
-                yield (f"{d_f} = " + " + ".join(N.array(s, p) for s in shares)
+                yield (f"{d_f} = " + N.plus([N.array(s, p) for s in shares])
                        + f" = {N.array(g, p)}   (the sum of its {len(shares)} branches)")
             else:
                 yield f"{d_f} = {N.array(g, p)}"
@@ -199,6 +201,16 @@ class Explanation(list):
 
     def _repr_markdown_(self) -> str:
         return self.markdown()
+
+    _shown = False  # explain() printed or displayed it already
+
+    def _ipython_display_(self):
+        """As a cell's value: shown once, not again after ``explain`` showed it."""
+        if self._shown:
+            self._shown = False  # displayed again later, it shows
+            return
+        from IPython.display import Markdown, display
+        display(Markdown(self.markdown()))
 
 
 def explain(output, wrt=None, precision: int = 4, format: str = "text", names=None,
@@ -254,11 +266,25 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
     leaves = _leaves(forward, tr, nm, wanted)
     one_line = _one_line(output, tr, nm, fmt) if deriv is not None else None
     refused = [s.node.name() for s in reversed(steps) if s.node in tr.stale and s.grads]
-    out = Explanation(steps, nm(output), leaves, list(tr.skipped.values()), precision, deriv,
-                      one_line, refused)
+    # a node that could not be run again says why in its step; the others, below the gradients
+    skipped = [why for node, why in tr.skipped.items() if node not in keep]
+    out = Explanation(steps, nm(output), leaves, skipped, precision, deriv, one_line, refused)
     if format != "steps":
-        print(out.text() if format == "text" else out.markdown(), file=file or sys.stdout)
+        out._shown = _show(out, format, file)
     return out
+
+
+def _show(out, format, file) -> bool:
+    """Print the explanation; in a Jupyter notebook, display it as Markdown instead (once: the
+    cell's value, the same Explanation, then shows nothing)."""
+    shell = sys.modules.get("IPython")
+    shell = shell.get_ipython() if file is None and shell is not None else None
+    if shell is not None and "IPKernelApp" in getattr(shell, "config", {}):
+        from IPython.display import Markdown, display
+        display(Markdown(out.markdown()))
+    else:
+        print(out.text() if format == "text" else out.markdown(), file=file or sys.stdout)
+    return True
 
 
 class _Fmt:
@@ -299,31 +325,9 @@ def _relevant(forward, targets, tr):
     return keep
 
 
-def _input_names(inputs, nm, fmt):
-    names = []
-    for a in inputs:
-        if hasattr(a, "grad_fn"):
-            names.append("1" if id(a) in fmt.numbers else nm(a))  # the seed: ones
-        elif isinstance(a, (bool, str, tuple, type(None), slice)):
-            names.append(None)  # an option of the op, not an operand
-        else:
-            names.append(_constant(a, fmt) or "const")
-    return names
-
-
-def _constant(a, fmt) -> str | None:
-    """A number, or a one-element float array (``1 - y`` is written ``ONE[y.dtype] - y``), as
-    text; None for anything else."""
-    if isinstance(a, (int, float, np.number)) and not isinstance(a, bool):
-        return fmt(a)
-    if isinstance(a, np.ndarray) and a.size == 1 and a.dtype.kind == "f":
-        return fmt(a)
-    return None
-
-
 def _step(node, tr, nm, fmt, keep, targets) -> Step:
     out, inputs, value = tr.made[node], tr.inputs(node), tr.graph.value(node)
-    name, names = nm(out), _input_names(inputs, nm, fmt)
+    name, names = nm(out), N.operands(inputs, nm, fmt.p, fmt.numbers)
     formula = N.formula(node, names)
     upstream = tr.grad.get(node)
     step = Step(node, N.op_of(node), name, formula, value, upstream)
@@ -333,7 +337,7 @@ def _step(node, tr, nm, fmt, keep, targets) -> Step:
     if len(shares) > 1 and upstream is not None:
         parts = [(nm(tr.made[c]), tr.edges[c, i][1]) for c, i in reversed(shares)]
         step.branches = parts
-        lines.append(f"{fmt.d(name)} = " + " + ".join(fmt(g) for _, g in parts)
+        lines.append(f"{fmt.d(name)} = " + N.plus([fmt(g) for _, g in parts])
                      + f" = {fmt(upstream)}   (the sum of its {len(parts)} branches: via "
                      + ", ".join(n for n, _ in parts) + ")")
     head = f"{name} = {formula} = {fmt(value)};  "
@@ -350,10 +354,11 @@ def _step(node, tr, nm, fmt, keep, targets) -> Step:
         lines.append((head if len(step.grads) == 1 else " " * len(head)) + term.text)
         if term.note:
             lines.append(" " * len(head) + term.note)
-    if step.grads and step.op not in N.ELEMENTWISE | {"matmul", "sum", "mean"} and N.rule(node):
+    if (step.grads and step.op not in N.ELEMENTWISE | {"matmul", "sum", "mean"} | set(MATHS)
+            and N.rule(node)):
         lines.append(" " * len(head) + f"({step.op}: {N.rule(node)})")
     if not step.grads:
-        why = tr.skipped.get(node) or ("unknown: a node after it could not be run again"
+        why = _why(tr.skipped.get(node), node, names) or ("unknown: a node after it could not be run again"
                                        if node in tr.blocked else "no gradient flows back here")
         lines.append(head + f"({why})")
     if node in tr.stale and step.grads:
@@ -363,13 +368,29 @@ def _step(node, tr, nm, fmt, keep, targets) -> Step:
     return step
 
 
+def _why(why, node, names) -> str | None:
+    """The reason a node could not be run again, with the explanation's names for its inputs,
+    and, for a value an optimizer step changed, what to do instead."""
+    if why is None:
+        return None
+    found = re.match(rf"{re.escape(node.name())}: input (\d+) ", why)
+    if found is None:
+        return why
+    name = names[int(found.group(1))]
+    if "after the op used it" in why:
+        return (f"unknown: {name} was changed in place after this step used it, by an optimizer "
+                f"step or under no_grad, and its old value was not kept; call explain before "
+                f"optimizer.step()")
+    return f"unknown: {name}" + why[found.end() - 1:]
+
+
 def _forward_text(node, name, formula, value, tr, nm, fmt) -> str:
     text = f"{name} = {formula}"
     values = [tr.graph.input_value(node, i) for i in range(len(node.inputs))]
     operands = [v for a, v in zip(node.inputs, values) if hasattr(a, "grad_fn")]
     if (operands and all(v is not None and N.is_scalar(v) for v in operands)
             and N.op_of(node) in N.FORMULA):
-        nums = [fmt(v) if hasattr(a, "grad_fn") else _constant(a, fmt)
+        nums = [fmt(v) if hasattr(a, "grad_fn") else N.constant(a, fmt.p)
                 for a, v in zip(node.inputs, values)]
         with_numbers = N.formula(node, nums)
         if with_numbers not in (formula, fmt(value)):
@@ -420,6 +441,12 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
         term.local = "1" if op == "sum" else f"1/{n}"
         what = (upstream or "1") if op == "sum" else (f"{upstream} / {n}" if upstream else f"1/{n}")
         chain = [f"{what}, copied to every entry of {x} {N.shape(t.shape)}"]
+    elif op in MATHS and i < len(MATHS[op]) and MATHS[op][i]:
+        g = upstream or "1"
+        term.local = MATHS[op][i].format(*[N.whole(n) if n else "?" for n in names], g=g, y=y)
+        if not upstream:  # the output itself: ∂f/∂f = 1 drops out of the product
+            term.local = term.local.replace(" · 1 /", " /")
+        chain = [term.local] + _numbers(op, i, node, tr, raw, fmt)
     else:
         chain = [f"{op} backward of {upstream or 1}"]
     if raw.shape != share.shape:
@@ -431,14 +458,63 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
         term.note = (f"({x} {N.shape(share.shape)} was broadcast to {N.shape(raw.shape)} in "
                      f"{y} = {N.formula(node, names)}: each copy gets a gradient, so {x}'s "
                      f"gradient is their sum over {where}{batch})")
+        rows = np.reshape(raw, (raw.shape[0], -1)) if axes == (0,) else None
+        if rows is not None and 1 < len(rows) <= 6 and rows.shape[1] <= 6:  # the sum, in numbers
+            chain.append(" + ".join(fmt(r.reshape(share.shape)) for r in rows))
     chain.append(fmt(share))
     term.text = lhs + " = ".join(_dedupe(chain))
     return term
 
 
+# op -> ∂L/∂(input i) in maths, in the inputs' names {0}, {1}, ..., the upstream gradient {g}
+# (∂L/∂y) and the output's name {y}; None: no gradient flows to that input
+MATHS = {
+    "linear": ("{g} @ {1}", "({g})ᵀ @ {0}", "Σ over the batch of {g}"),
+    "conv2d": ("{g} convolved with the flipped kernel {1} (a transposed convolution)",
+               "the cross-correlation of {0} with {g}",
+               "Σ of {g} over the batch and every position"),
+    "max_pool2d": ("{g} routed to the max of each window of {0}, 0 elsewhere",),
+    "avg_pool2d": ("{g} shared out evenly over each window of {0}",),
+    "softmax": ("Jᵀ {g}, J = diag(s) − s sᵀ for s = {y}: s ⊙ ({g} − Σ {g} ⊙ s)",),
+    "log_softmax": ("{g} − softmax({0}) · Σ {g}",),
+    "cross_entropy": ("(softmax({0}) − one-hot({1})) · {g} / N, N the batch size",),
+    "mse_loss": ("2 ({0} − {1}) · {g} / N", "−2 ({0} − {1}) · {g} / N"),
+    "batch_norm": ("(γ/σ) ⊙ ({g} − mean({g}) − x̂ ⊙ mean({g} ⊙ x̂)), x̂ = ({0} − μ)/σ over the "
+                   "batch", None, None, "Σ over the batch of {g} ⊙ x̂",
+                   "Σ over the batch of {g}"),
+}
+MATHS["conv1d"], MATHS["max_pool1d"], MATHS["avg_pool1d"] = (
+    MATHS["conv2d"], MATHS["max_pool2d"], MATHS["avg_pool2d"])
+
+
+def _numbers(op, i, node, tr, raw, fmt) -> list:
+    """The numbers behind a composite op's gradient, where they are few: softmax's Jacobian as
+    a matrix, cross-entropy's softmax and one-hot."""
+    if op == "softmax" and N.is_scalar(node.inputs[1]) and tr.graph.value(node) is not None:
+        s = np.asarray(tr.graph.value(node))
+        if s.ndim <= 2 and s.shape[-1] <= 4 and s.size // s.shape[-1] == 1:
+            s = s.reshape(-1)
+            return [f"Jᵀ {fmt(np.asarray(tr.grad[node]).reshape(-1))} with J = "
+                    f"{fmt(np.diag(s) - np.outer(s, s))}"]
+    if op == "linear" and i == 2:  # the bias: one row of ∂L/∂y per example, summed
+        g = np.asarray(tr.grad[node])
+        g = g.reshape(-1, g.shape[-1]) if g.ndim else g.reshape(1, 1)
+        if 1 < len(g) <= 6 and g.shape[1] <= 6:
+            return [" + ".join(fmt(row) for row in g)]
+    if op == "cross_entropy" and i == 0:
+        z, y = tr.graph.input_value(node, 0), tr.graph.input_value(node, 1)
+        if z is not None and y is not None and np.size(z) <= 12 and np.ndim(y) == 1:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            hot = np.eye(z.shape[1], dtype=z.dtype)[np.asarray(y)]
+            g = tr.grad[node]
+            times = "" if N.is_scalar(g) and float(np.reshape(g, -1)[0]) == 1 else f" · {fmt(g)}"
+            return [f"({fmt(e / e.sum(axis=1, keepdims=True))} − {fmt(hot)}){times} / {len(y)}"]
+    return []
+
+
 def _factor(s: str) -> str:
-    """A local derivative as a factor of a product: ``(1 - tanh²(x))``."""
-    return f"({s})" if N.compound(s) else s
+    """A local derivative as a factor of a product: ``(1 - tanh²(x))``, ``(-0.1111)``."""
+    return f"({s})" if N.compound(s) or s.startswith("-") else s
 
 
 def _one_line(output, tr, nm, fmt, limit: int = 80) -> str | None:
@@ -454,7 +530,7 @@ def _one_line(output, tr, nm, fmt, limit: int = 80) -> str | None:
         if id(t) not in memo:
             parts = [expr(a) if hasattr(a, "grad_fn") else (
                 None if isinstance(a, (bool, str, tuple, type(None), slice))
-                else _constant(a, fmt) or "const", N.ATOM) for a in tr.inputs(t.grad_fn)]
+                else N.constant(a, fmt.p) or "const", N.ATOM) for a in tr.inputs(t.grad_fn)]
             memo[id(t)] = N.nested(t.grad_fn, parts)
         return memo[id(t)]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..autograd import replay as R
+from ..autograd.function import FREED
 from . import notation as N
 from . import recorded
 from .recorded import ordinal
@@ -101,11 +102,14 @@ class Graph:
 
 def draw_graph(output, params=None, show_values: bool = True, show_grads: bool = True,
                collapse_modules: bool = False, rankdir: str | None = None,
-               precision: int = 4) -> Graph:
+               precision: int = 4, names=None) -> Graph:
     """Draw everything that produced ``output``: one node per op and per leaf, each with its
     shape, its forward value (green) and, once ``backward`` has run, its gradient (red).
 
-    ``params``: names for tensors, e.g. ``model.named_parameters()`` or ``{"w0": w0}``.
+    ``names`` (or ``params``, torchviz's word): names for tensors, e.g.
+    ``model.named_parameters()`` or ``{"w0": w0}``. The other tensors get letters, the output
+    ``f``, as ``explain`` names them; an op is labelled with its formula in its operands' names
+    (``b = q²``, ``d = 0.5 - c``).
     ``collapse_modules``: draw the ops that use a module's parameters (``fc1.weight``,
     ``fc1.bias``) as one box named ``fc1``. Gradients of the ops are those of
     ``output.backward()`` (seeded with ones); a leaf shows its ``.grad``. Draw before an
@@ -124,17 +128,17 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     order = graph.order
     forward = list(reversed(order))
     made = graph.made
-    pairs = N.named(params)[0]
-    given = names = {id(t): n for n, t in pairs}
+    pairs = N.named(params)[0] + N.named(names)[0]
+    given = {id(t): n for n, t in pairs}
     by_name = dict(pairs)
     leaves, consumers, first_use = _leaves_and_consumers(forward, graph)
     if output.grad_fn is None:
         leaves = [output]
     deriv = recorded.derivative(graph, output, pairs)
-    if deriv is not None:  # a gradient's graph: every tensor named, as explain names them
-        nm = N.Names(pairs, output, ("g", "f", "y") if deriv.direct else ("f", "y", "L"))
-        recorded.name_tensors(nm, graph, deriv, deriv.seeds)
-        names = {**nm.by_id, **names}
+    # every tensor named, as explain names them
+    nm = N.Names(pairs, output, ("g", "f", "y") if deriv and deriv.direct else ("f", "y", "L"))
+    recorded.name_tensors(nm, graph, deriv, deriv.seeds if deriv else ())
+    names = {**nm.by_id, **given}
     grads = {}
     # a gradient's leaves hold g's gradient, or g itself (L.backward(create_graph=True)): drawn
     # from the trace of g's backward pass, as the ops are
@@ -142,8 +146,8 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
             and (deriv is None or not (t.grad is output or t.grad.requires_grad))]
     if show_grads and done:
         grads = R.trace(output, graph=graph).grad
-        if deriv is None:
-            grads.update({id(t): t.grad._data for t in done})
+        if deriv is None and not _backwarded(order, grads, done):
+            grads = {}  # the leaves' .grad are another graph's: this one has not run backward
     if collapse_modules and deriv is not None and deriv.forward:  # modules: L's forward pass
         consumers = {k: [n for n in v if n in deriv.forward] for k, v in consumers.items()}
     groups = _modules(forward, given, consumers, graph) if collapse_modules else {}
@@ -160,6 +164,15 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
             value = UNKNOWN if value is None else value
         return value, (grads.get(key) if show_grads else None)
 
+    # one log colour scale per drawing for the heat maps: one for values, one for gradients
+    everything = [show(id(t), t) for t in leaves] + [show(n, made[n]) for n in forward]
+    scales = [max((float(np.abs(np.asarray(s[k], np.float64)).max()) for s in everything
+                   if s[k] is not None and s[k] is not UNKNOWN and np.size(s[k]) > 8),
+                  default=0.0) for k in (0, 1)]
+
+    def label(title, sub, value, grad):
+        return _label(title, sub, value, grad, precision, scales)
+
     ids, lines = {}, []
     seeds = deriv.seeds if deriv is not None else ()
     for k, t in enumerate(leaves, 1):
@@ -171,7 +184,7 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
         if id(t) in seeds:  # the 1 that the first backward pass started from
             title, sub = "seed", f"∂{deriv.L}/∂{deriv.L}"
         style = "rounded,filled", "#e3f2fd" if t.requires_grad else "#f5f5f5"
-        lines.append(_node(ids[id(t)], _label(title, sub, *show(id(t), t), precision),
+        lines.append(_node(ids[id(t)], label(title, sub, *show(id(t), t)),
                            "box", *style))
     for k, node in enumerate(forward, 1):
         if node in member:
@@ -183,10 +196,14 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
         if node is order[0] and deriv is not None:
             name = deriv.equation(name)
         inplace = getattr(node, "inplace", False) and not getattr(node, "view", False)
-        sub = " ".join(filter(None, [name, _shape_of(t), "in place" if inplace else None]))
+        title = None if deriv else _title(node, name, graph.inputs(node), nm, seeds, precision)
+        if title is None:  # a long formula: the gate, named below
+            title = N.gate(node, constants, precision)
+            sub = " ".join(filter(None, [name, _shape_of(t), "in place" if inplace else None]))
+        else:
+            sub = " ".join(filter(None, [_shape_of(t), "in place" if inplace else None]))
         fill = "#eeeeee" if deriv is not None and node in deriv.forward else "#ffffff"
-        lines.append(_node(ids[node], _label(N.gate(node, constants, precision), sub,
-                                             *show(node, t), precision),
+        lines.append(_node(ids[node], label(title, sub, *show(node, t)),
                            "ellipse" if t.numel() <= 8 else "box", "rounded,filled", fill,
                            root=node is order[0]))
     for k, (prefix, nodes) in enumerate(groups.items(), 1):
@@ -194,7 +211,9 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
         ids[prefix] = f"mod{k}"
         inside = ", ".join(f"{n.rpartition('.')[2]} {N.shape(by_name[n].shape)}"
                            for n in given.values() if n.rpartition(".")[0] == prefix)
-        lines.append(_node(ids[prefix], _label(prefix, inside, *show(last, made[last]), precision),
+        out = names.get(id(made[last]))  # the name its output goes by in the ops after it
+        inside = f"{inside} → {out}" if out and deriv is None else inside
+        lines.append(_node(ids[prefix], label(prefix, inside, *show(last, made[last])),
                            "box", "rounded,filled", "#fff8e1", root=last is order[0]))
 
     def rep(t):
@@ -222,7 +241,28 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
             '  edge [color="#757575", arrowsize=0.7];']
     if deriv is not None:
         head.append(_caption(deriv, names.get(id(output)), bool(grads)))
+    elif any(scales) or grads:
+        head.append(_legend(names.get(id(output)), bool(grads), scales))
     return Graph("\n".join(head + lines + ["}"]) + "\n")
+
+
+def _title(node, name, inputs, nm, seeds, precision) -> str | None:
+    """An op's label as in maths, ``b = q²``; None when the formula is too long to read in a
+    box, or the name is itself an equation."""
+    if "=" in name:
+        return None
+    formula = N.formula(node, N.operands(inputs, nm, precision, seeds))
+    return f"{name} = {formula}" if len(formula) <= 28 else None
+
+
+def _backwarded(order, grads, leaves) -> bool:
+    """Has backward run through this graph? Yes if it freed the graph's saved tensors, or, for
+    ``retain_graph=True``, if the leaves' ``.grad`` hold this graph's gradients. A leaf is drawn
+    with ∂output/∂leaf from the graph, never a ``.grad`` summed over earlier graphs."""
+    if any(getattr(node, "saved", None) is FREED for node in order):
+        return True
+    return all(id(t) in grads and np.shape(grads[id(t)]) == t.grad.shape
+               and np.allclose(grads[id(t)], t.grad._data) for t in leaves)
 
 
 def _caption(d, f, grads) -> str:
@@ -300,7 +340,19 @@ def _node(nid, label, shape, style, fill, root=False) -> str:
             f'color="#9e9e9e"{extra}];')
 
 
-def _label(title, subtitle, value, grad, precision) -> str:
+def _legend(f, grads, scales) -> str:
+    """What the colours say, told in words too: values, gradients (marked ∇), heat maps."""
+    parts = [f"value: green; ∇: the gradient ∂{f}/∂(node), red" if grads else "values: green"]
+    if any(scales):
+        tops = ", ".join(f"{what} {N.number(m, 3)}" for what, m in
+                         zip(("values", "gradients"), scales) if m)
+        parts.append(f"heat maps: one log scale for the drawing, full colour at the largest "
+                     f"|entry| ({tops}), white at a millionth of it; blue: negative")
+    text = _esc("    ".join(parts))
+    return f'  labelloc="b"; fontsize=10; fontcolor="#424242"; label=<{text}>;'
+
+
+def _label(title, subtitle, value, grad, precision, scales=(0.0, 0.0)) -> str:
     rows = [f"<TR><TD><B>{_esc(title)}</B></TD></TR>"]
     if subtitle:
         small = f'<FONT POINT-SIZE="9" COLOR="#616161">{_esc(subtitle)}</FONT>'
@@ -309,46 +361,65 @@ def _label(title, subtitle, value, grad, precision) -> str:
         rows.append('<TR><TD><FONT POINT-SIZE="9" COLOR="#757575"><I>changed in place '
                     'since</I></FONT></TD></TR>')
         value = None
-    for a, color in ((value, VALUE_COLOR), (grad, GRAD_COLOR)):
+    for a, color, scale, mark in ((value, VALUE_COLOR, scales[0], ""),
+                                  (grad, GRAD_COLOR, scales[1], "∇ ")):
         if a is not None:
-            rows += _show(np.asarray(a), color, precision)
+            rows += _show(np.asarray(a), color, precision, scale, mark)
     table = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
     return table + "".join(rows) + "</TABLE>"
 
 
-def _show(a, color, precision):
-    """A scalar or a few numbers as text; a large tensor as min/mean/max and a tiny heat-map."""
+def _show(a, color, precision, scale=0.0, mark=""):
+    """A scalar or a few numbers as text (a matrix row by row); a large tensor as min/mean/max
+    and a heat map in its shape, on the drawing's log ``scale``; ``mark`` (∇) starts a
+    gradient, so that it is told from a value without its colour."""
     font = f'<FONT COLOR="{color}">'
-    if a.size <= 8:
-        texts = [N.array(r, precision) for r in a] if a.ndim == 2 else [N.array(a, precision)]
+    if a.size <= 25 and (a.ndim == 0 or a.shape[-1] <= 6):  # rows short enough to read
+        texts = ([N.array(r, precision) for r in a] if a.ndim == 2 else
+                 [N.array(r, precision) for r in a.reshape(-1, a.shape[-1])] if a.ndim > 2 else
+                 [N.array(a, precision)])
+        texts = [mark + texts[0]] + [" " * len(mark) + t for t in texts[1:]]
         return [f"<TR><TD>{font}{_esc(s)}</FONT></TD></TR>" for s in texts]
     a = a.astype(np.float64)
-    scale = np.abs(a).max()
-    stat = [0.0 if abs(v) <= 1e-12 * scale else v for v in (a.min(), a.mean(), a.max())]
-    stats = "min {}  mean {}  max {}".format(*(N.number(v, 3) for v in stat))
-    return [f'<TR><TD>{font}<FONT POINT-SIZE="9">{stats}</FONT></FONT></TD></TR>',
-            f"<TR><TD>{_heatmap(a, color)}</TD></TR>"]
+    largest = np.abs(a).max()
+    stat = [0.0 if abs(v) <= 1e-12 * largest else v for v in (a.min(), a.mean(), a.max())]
+    stats = mark + "min {}  mean {}  max {}".format(*(N.number(v, 3) for v in stat))
+    return [f'<TR><TD>{font}<FONT POINT-SIZE="9">{_esc(stats)}</FONT></FONT></TD></TR>',
+            f"<TR><TD>{_heatmap(a, color, scale or scale_of(a))}</TD></TR>"]
 
 
-def _heatmap(a, color, rows=6, cols=12) -> str:
-    """The first matrix of ``a`` (the first image of a batch), averaged down to a small grid."""
+def scale_of(a) -> float:
+    return float(np.abs(a).max()) or 1.0
+
+
+DECADES = 6  # a heat map's log scale: full colour at the drawing's largest |entry|, white 1e-6 below
+
+
+def _heatmap(a, color, scale, most=16) -> str:
+    """The first matrix of ``a`` (a vector as one row; the first image and channel of a batch)
+    as a grid of its shape, averaged down to at most ``most`` cells a side, each cell shaded on
+    a log scale of |entry| against ``scale``."""
     m = a[(0,) * (a.ndim - 2)] if a.ndim > 2 else a.reshape(1, -1) if a.ndim < 2 else a
-    r_edges = np.linspace(0, m.shape[0], min(rows, m.shape[0]) + 1).astype(int)
-    c_edges = np.linspace(0, m.shape[1], min(cols, m.shape[1]) + 1).astype(int)
+    r_edges = np.linspace(0, m.shape[0], min(most, m.shape[0]) + 1).astype(int)
+    c_edges = np.linspace(0, m.shape[1], min(most, m.shape[1]) + 1).astype(int)
     grid = np.array([[m[r0:r1, c0:c1].mean() for c0, c1 in zip(c_edges, c_edges[1:])]
                      for r0, r1 in zip(r_edges, r_edges[1:])])
-    scale = np.abs(grid).max() or 1.0
+    side = int(np.clip(150 // max(grid.shape), 6, 14))  # square cells, about 150 px across
     cells = "".join("<TR>" + "".join(
-        f'<TD BGCOLOR="{_shade(v / scale, color)}" WIDTH="7" HEIGHT="7" FIXEDSIZE="TRUE"></TD>'
-        for v in row) + "</TR>" for row in grid)
-    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{cells}</TABLE>'
+        f'<TD BGCOLOR="{_shade(v, scale, color)}" WIDTH="{side}" HEIGHT="{side}" '
+        f'FIXEDSIZE="TRUE"></TD>' for v in row) + "</TR>" for row in grid)
+    rows, cols = grid.shape
+    return (f'<TABLE BORDER="1" COLOR="#bdbdbd" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" '
+            f'FIXEDSIZE="TRUE" WIDTH="{cols * side + 2}" HEIGHT="{rows * side + 2}">{cells}</TABLE>')
 
 
-def _shade(t, color) -> str:
-    """White at 0, ``color`` at +1, blue at -1."""
-    base = NEGATIVE_COLOR if t < 0 else color
+def _shade(v, scale, color) -> str:
+    """White for |v| at or below scale·1e-6, ``color`` at ``scale`` (blue where v < 0), log in
+    between: 1e-10 and 0.1 look different, in one drawing."""
+    base = NEGATIVE_COLOR if v < 0 else color
+    level = 0.0 if v == 0 else np.clip(1 + np.log10(abs(v) / scale) / DECADES, 0.0, 1.0)
     rgb = [int(base[i:i + 2], 16) for i in (1, 3, 5)]
-    mix = [round(255 + (c - 255) * min(abs(t), 1.0)) for c in rgb]
+    mix = [round(255 + (c - 255) * level) for c in rgb]
     return "#" + "".join(f"{c:02x}" for c in mix)
 
 

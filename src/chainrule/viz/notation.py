@@ -46,9 +46,9 @@ def is_scalar(a) -> bool:
     return np.size(a) == 1
 
 
-def array(a, precision: int = 4, few: int = 6) -> str:
-    """A tensor compactly: all entries when there are at most ``few``, else the shape and the
-    first few entries."""
+def array(a, precision: int = 4, few: int = 25) -> str:
+    """A tensor: all its entries, nested as its shape, when there are at most ``few``; else the
+    shape and the first few entries."""
     a = np.asarray(a)
     if a.size == 1:
         return number(a.reshape(()), precision)
@@ -62,6 +62,38 @@ def _nested(a, precision):
     if a.ndim == 0:
         return number(a, precision)
     return "[" + ", ".join(_nested(x, precision) for x in a) + "]"
+
+
+def plus(terms: list) -> str:
+    """A sum written as in maths: ``6 + 27 − 0.1111``, not ``+ -0.1111``."""
+    text = terms[0]
+    for t in terms[1:]:
+        text += f" − {t[1:]}" if _is_number(t) and t.startswith("-") else f" + {t}"
+    return text
+
+
+def operands(inputs, nm, precision: int = 4, numbers=()) -> list:
+    """The names an op's formula uses for its inputs: the tensor's name (``nm``, a ``Names``),
+    ``1`` for a seed of ones (ids in ``numbers``), a number for a constant, None for an option."""
+    names = []
+    for a in inputs:
+        if hasattr(a, "grad_fn"):
+            names.append("1" if id(a) in numbers else nm(a))
+        elif isinstance(a, (bool, str, tuple, type(None), slice)):
+            names.append(None)  # an option of the op, not an operand
+        else:
+            names.append(constant(a, precision) or "const")
+    return names
+
+
+def constant(a, precision: int = 4) -> str | None:
+    """A number, or a one-element float array (``1 - y`` is written ``ONE[y.dtype] - y``), as
+    text; None for anything else."""
+    if isinstance(a, (int, float, np.number)) and not isinstance(a, bool):
+        return array(a, precision)
+    if isinstance(a, np.ndarray) and a.size == 1 and a.dtype.kind == "f":
+        return array(a, precision)
+    return None
 
 
 def shape(s) -> str:
@@ -87,6 +119,10 @@ def formula(node, names: list, bare: bool = False) -> str:
     if op in ("sum", "mean") and _partial(node):
         dims = node.inputs[1]
         return f"{op}({names[0]}, dim={dims[0] if len(dims) == 1 else tuple(dims)})"
+    if op == "pow" and len(names) == 2 and _small_power(names[1]):  # q², as in maths
+        return wrap(names[0]) + power(names[1])
+    if op == "linear" and len(names) == 3:  # y = x Wᵀ + b, the bias optional
+        return _fill("{0} @ {1}ᵀ" + (" + {2}" if names[2] is not None else ""), names, bare)
     if _templated(node, names):
         return _fill(FORMULA[op], names, bare)
     return f"{op}({', '.join(tensors)})"
@@ -126,6 +162,19 @@ def nested(node, parts: list) -> tuple:
     return formula(node, names, bare=True), mine
 
 
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _small_power(p) -> bool:
+    """A whole exponent from -9 to 9 (not 1), written as a superscript."""
+    return _is_number(p) and float(p) == int(float(p)) and abs(float(p)) < 10 and float(p) != 1
+
+
+def power(p) -> str:
+    """``²`` for 2, ``⁻¹`` for -1."""
+    return str(int(float(p))).translate(_SUPERSCRIPT)
+
+
 def _partial(node) -> bool:
     """A sum or mean over some axes only."""
     x, axes = node.inputs[0], node.inputs[1] if len(node.inputs) > 1 else None
@@ -137,7 +186,9 @@ def local(node, i: int, names: list) -> str | None:
     op = op_of(node)
     if op == "pow" and i == 0 and _is_number(names[1]):
         p, x = float(names[1]), wrap(names[0])
-        return f"2·{x}" if p == 2 else f"{number(p)}·{x}^{number(p - 1)}"
+        if p == 2:
+            return f"2·{x}"
+        return f"{number(p)}·{x}" + (power(p - 1) if _small_power(p - 1) else f"^{number(p - 1)}")
     rules = LOCAL.get(op)
     if rules is None or i >= len(rules):
         return None
@@ -168,7 +219,7 @@ def gate(node, constants: list, precision: int = 4) -> str:
         if op == "div":
             return f"{c}/x" if i == 0 else f"/{c}"
         if op == "pow":
-            return f"x^{c}" if i == 1 else f"{c}^x"
+            return (f"x{power(c)}" if _small_power(c) else f"x^{c}") if i == 1 else f"{c}^x"
         if op == "sub" and i == 0:
             return f"{c}−x"
         if op in GATE:
@@ -189,8 +240,8 @@ def wrap(name: str) -> str:
     expression with an operator outside parentheses (``3 · x``, not ``tanh(x)``)."""
     if name is None:
         return "?"
-    if _is_number(name) and float(name) < 0 or compound(name):
-        return f"({name})"
+    if _is_number(name) and float(name) < 0 or compound(name) or _module_path(name):
+        return f"({name})"  # also x @ (0.weight)ᵀ
     return name
 
 
@@ -200,7 +251,14 @@ def partial(f: str, x: str) -> str:
 
 
 def whole(name: str) -> str:
-    return f"({name})" if "/" in name or compound(name) else name
+    """A name as one term after ∂: ``∂f/∂(∂L/∂h)``, ``∂f/∂(2.weight)``."""
+    return (f"({name})" if "/" in name or compound(name) or _module_path(name)
+            or any(c in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻" for c in name) else name)  # ∂g/∂(x²), not ∂g/∂x²
+
+
+def _module_path(name: str) -> bool:
+    """A name that starts with a digit, as a Sequential's ``2.weight``: not a number."""
+    return name[:1].isdigit() and not _is_number(name)
 
 
 def compound(text: str) -> bool:
@@ -242,12 +300,18 @@ class Names:
 
     def _fresh(self) -> str:
         for c in self._letters:
-            if c not in self.used:
+            if not self._clashes(c):
                 return c
         self._count += 1
         while f"t{self._count}" in self.used:
             self._count += 1
         return f"t{self._count}"
+
+
+    def _clashes(self, letter: str) -> bool:
+        """Is ``letter`` a name given, or the stem of one (``b`` beside ``b1``, ``b_out``)?"""
+        return any(n == letter or n.startswith(letter) and not n[len(letter)].isalpha()
+                   for n in self.used)
 
 
 def named(given):

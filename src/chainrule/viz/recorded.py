@@ -214,7 +214,7 @@ def _match(d, t, value, name, carried):
     for of, g in d.candidates:
         if _equal(g, value):
             x = _name_of(d, of, name)
-            label = x and f"∂{d.L}/∂{x if _plain(x) else '(' + x + ')'}"
+            label = x and f"∂{d.L}/∂{x if _plain(x) else '(' + x + ')'}"  # ∂L/∂fc1.weight
             if label and label not in d.grads.values():
                 d.grads[id(t)] = label
                 carried.add(id(t))
@@ -222,7 +222,7 @@ def _match(d, t, value, name, carried):
 
 
 def _plain(name: str) -> bool:
-    return all(c.isalnum() or c in "._" for c in name)
+    return all(c.isascii() and c.isalnum() or c in "._" for c in name) and not name[:1].isdigit()
 
 
 def _name_of(d, t, name) -> str | None:
