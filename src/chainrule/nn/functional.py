@@ -122,3 +122,10 @@ __all__ += [  # -- layers (issue 15) --
     "instance_norm", "embedding",
 ]
 __all__ += ["normalize", "cosine_similarity", "pairwise_distance"]  # -- norms and distances --
+
+# -- attention (issue 18) --
+from ..ops.attention import (  # noqa: F401,E402
+    multi_head_attention_forward, scaled_dot_product_attention,
+)
+
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]

@@ -30,5 +30,14 @@ class Parameter(Tensor):
         if requires_grad:
             self.requires_grad_(True)
 
+    def __deepcopy__(self, memo):
+        """A copy of the values, without ``.grad``, as PyTorch's (a deep-copied layer starts
+        clean: ``nn.TransformerEncoder`` copies its layer ``num_layers`` times)."""
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(self._data.copy(), self.requires_grad)
+        memo[id(self)] = result
+        return result
+
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
