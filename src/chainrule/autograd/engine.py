@@ -40,6 +40,23 @@ def unbroadcast(grad, shape: tuple, op: str = "backward"):
 
 # -- the pass -----------------------------------------------------------------------------------
 
+_callbacks = []  # run once the current backward pass has finished (queue_callback)
+
+
+def queue_callback(callback) -> None:
+    """Call ``callback()`` once the backward pass now running has finished, after every
+    ``.grad`` is written (PyTorch's ``Variable._execution_engine.queue_callback``): how
+    DistributedDataParallel waits for its gradient averaging at the end of backward."""
+    if not callable(callback):
+        raise TypeError(f"queue_callback: expected a callable, got {type(callback).__name__}")
+    _callbacks.append(callback)
+
+
+def _run_callbacks() -> None:
+    while _callbacks:
+        _callbacks.pop(0)()
+
+
 def run_backward(tensors, grads, retain_graph=False, create_graph=False):
     """Backpropagate ``grads`` from ``tensors``: arrays, or Tensors with ``create_graph``.
 
@@ -150,6 +167,8 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False):
                 grad.requires_grad = False
                 t._grad = grad
             previous = g
+    if _callbacks:
+        _run_callbacks()
 
 
 def _run_general(tensors, grads, retain_graph, create_graph, capture=None, needed=None):
@@ -232,7 +251,9 @@ def _run_general(tensors, grads, retain_graph, create_graph, capture=None, neede
                 push(t, g, node)
         if leaves is not None:
             leaves.finish()
+        _run_callbacks()
     finally:
+        _callbacks.clear()  # (a pass that failed drops its callbacks, as PyTorch's)
         _set(prev_mode)
         state.anomaly = anomaly
 

@@ -11,10 +11,12 @@ from .sampler import (
     WeightedRandomSampler,
 )
 from .worker import WorkerInfo, get_worker_info
+from . import distributed  # noqa: F401  (DistributedSampler; no MPI until it is asked)
+from .distributed import DistributedSampler
 
 __all__ = [
     "Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset", "Subset",
     "random_split", "DataLoader", "default_collate", "default_convert", "Sampler",
     "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-    "BatchSampler", "get_worker_info", "WorkerInfo",
+    "BatchSampler", "get_worker_info", "WorkerInfo", "DistributedSampler",
 ]

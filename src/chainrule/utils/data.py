@@ -6,6 +6,6 @@ import sys
 
 import chainrule.data
 
-for _name in ("collate", "dataloader", "dataset", "sampler", "worker"):
+for _name in ("collate", "dataloader", "dataset", "distributed", "sampler", "worker"):
     sys.modules[f"{__name__}.{_name}"] = sys.modules[f"chainrule.data.{_name}"]
 sys.modules[__name__] = chainrule.data

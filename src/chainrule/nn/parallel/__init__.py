@@ -1,0 +1,6 @@
+"""``chainrule.nn.parallel``: ``DistributedDataParallel``, data-parallel training on several
+processes (``chainrule.distributed``, on MPI)."""
+
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
