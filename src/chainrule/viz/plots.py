@@ -49,6 +49,11 @@ def plot_history(history: list, path) -> None:
 
 def plot_confusion(confusion: np.ndarray, path, classes=None) -> None:
     """The confusion matrix: rows are the true class, columns the predicted one."""
+    _save(confusion_figure(confusion, classes), path)
+
+
+def confusion_figure(confusion: np.ndarray, classes=None):
+    """plot_confusion's matplotlib figure (for TensorBoard's ``add_figure``)."""
     plt = _pyplot()
     n = confusion.shape[0]
     classes = classes or [str(i) for i in range(n)]
@@ -63,4 +68,4 @@ def plot_confusion(confusion: np.ndarray, path, classes=None) -> None:
         for j in range(n):
             ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if confusion[i, j] > high else "black")
-    _save(fig, path)
+    return fig
