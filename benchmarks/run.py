@@ -483,8 +483,10 @@ def main() -> int:
         for name in names:
             for vi, (variant, env) in enumerate(variants):
                 order.append((name, threads, variant))
-                # PyTorch uses its own MKL, not OpenBLAS: it runs in the first variant only
-                ran = [lib for lib in libs if lib != "torch" or vi == 0]
+                # PyTorch uses its own MKL, not OpenBLAS: it runs in the first variant only;
+                # NumPy only where the workload has a hand-written version
+                ran = [lib for lib in libs if (lib != "torch" or vi == 0)
+                       and (lib != "numpy" or WORKLOADS[name].numpy)]
                 for turn in range(args.rounds if ran else 0):
                     got = run_round(name, ran, threads, args.repeats, args.pieces, args.quick,
                                     env, args.timeout, turn)
@@ -518,12 +520,28 @@ def main() -> int:
     text = "\n".join(lines)
     target = args.output or (None if args.quick else harness.REPO / "BENCHMARKS.md")
     if target is not None and not args.no_write:
-        write_atomic(Path(target), text)
+        write_atomic(Path(target), text + kept_sections(Path(target)))
     print()
     print(text)
     if target is not None and not args.no_write:
         print(f"wrote {target}")
     return 0
+
+
+# sections other scripts write into BENCHMARKS.md (benchmarks/distributed.py, the W7/W8 run),
+# kept when this script rewrites the file
+KEPT_SECTIONS = ("## Sequences: W7 and W8", "## Distributed (issue 19)")
+
+
+def kept_sections(path: Path) -> str:
+    """The sections of ``path`` that this script does not write, each up to the next such one or
+    the end, to append after the new text."""
+    if not path.exists():
+        return ""
+    old = path.read_text(encoding="utf-8")
+    starts = sorted(i for i in (old.find("\n" + h) for h in KEPT_SECTIONS) if i >= 0)
+    return "".join("\n" + old[a:b].strip("\n") + "\n"
+                   for a, b in zip(starts, starts[1:] + [len(old)]))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ class Measurement:
         n = w.n(quick)
         if w.model == "sigmoid":
             x = y = None
+        elif w.model in ("lstm", "transformer"):  # token sequences (workloads/sequence.py)
+            from workloads.sequence import make_tokens
+            x, y = make_tokens(n, harness.DATA_SEED)
         else:
             x, y = harness.make_images(n, harness.TEST_SEED if w.mode == "infer"
                                        else harness.DATA_SEED)

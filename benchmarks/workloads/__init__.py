@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import hvp_vectors, init_cnn, init_mlp
+from harness import INIT_SEED, hvp_vectors, init_cnn, init_mlp
 
-from . import cnn, mlp, sigmoid
+from . import cnn, mlp, sequence, sigmoid
 
 
 @dataclass(frozen=True)
 class Workload:
     name: str
     title: str
-    model: str                  # "mlp" | "cnn" | "sigmoid"
+    model: str                  # "mlp" | "cnn" | "sigmoid" | "lstm" | "transformer"
     mode: str                   # "train" | "infer" | "hvp"
     batch: int
     samples: int                # images (train, infer, hvp) or steps (sigmoid)
@@ -30,6 +30,7 @@ class Workload:
     goal_torch: float | None    # goal: PyTorch time / chainrule time >= this
     goal_numpy: float | None    # goal: chainrule time / hand-written time <= this
     memory_goal: bool           # goal: chainrule peak RSS <= PyTorch's
+    numpy: bool = True          # has a hand-written NumPy version
 
     def n(self, quick: bool) -> int:
         return self.quick_samples if quick else self.samples
@@ -53,10 +54,20 @@ WORKLOADS = {w.name: w for w in [
              1000, 10_000, 2_000, 0.0, 1, 1.0, None, False),
     Workload("W6", "100 Hessian-vector products of W1's MLP loss w.r.t. its weights, batch 128",
              "mlp", "hvp", 128, 12_800, 1_280, 0.0, 3, 1.0, None, False),
+    # issue 18: sequences of 64 tokens (workloads/sequence.py); ``samples`` counts sequences
+    Workload("W7", "LSTM: Embedding(64, 256) - LSTM(256, 256) - Linear(256, 64), sequence 64, "
+             "batch 32, 50 steps", "lstm", "train", 32, 1_600, 320, 0.5, 3, 0.7, None, False,
+             numpy=False),
+    Workload("W8", "2-layer TransformerEncoder, d_model 128, 4 heads, FF 512, dropout 0, "
+             "sequence 64, batch 32, 50 steps", "transformer", "train", 32, 1_600, 320, 0.1, 3,
+             1.0, None, False, numpy=False),
 ]}
 
 
 def initial_weights(w: Workload) -> list[np.ndarray]:
+    if w.model in ("lstm", "transformer"):
+        init = {"lstm": sequence.init_lstm, "transformer": sequence.init_transformer}[w.model]
+        return init(INIT_SEED)
     return {"mlp": init_mlp, "cnn": init_cnn, "sigmoid": sigmoid.init}[w.model]()
 
 
@@ -72,6 +83,9 @@ def make_impl(w: Workload, lib_name: str, params: list[np.ndarray]):
     lib = Lib(lib_name)
     if w.model == "sigmoid":
         return sigmoid.FrameworkSigmoid(lib, params, w.lr)
+    if w.model in ("lstm", "transformer"):
+        build = {"lstm": sequence.build_lstm, "transformer": sequence.build_transformer}[w.model]
+        return sequence.SequenceNet(lib, build, params, w.lr)
     build = {"mlp": mlp.build, "cnn": cnn.build}[w.model]
     return FrameworkNet(lib, build, params, w.lr, hvp_vectors() if w.mode == "hvp" else None)
 

@@ -151,3 +151,11 @@ def _explain(self, *args, **kwargs):
 
 
 Tensor.explain = _explain
+
+
+def _multinomial(self, num_samples, replacement=False, *, generator=None):
+    from .creation import multinomial
+    return multinomial(self, num_samples, replacement, generator=generator)
+
+
+Tensor.multinomial = _multinomial

@@ -225,3 +225,34 @@ def new_full(self, size, fill_value, dtype=None, device=None,
 def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
     check_device(device, "randperm")
     return _leaf(_rng(generator).permutation(n).astype(dtype or np.int64), False)
+
+
+def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """Indices drawn from the categories of each row of ``input`` (non-negative weights, not
+    necessarily summing to 1), ``num_samples`` per row, as PyTorch's: without ``replacement``
+    each category at most once. ``input`` (C,) gives (num_samples,), (N, C) gives
+    (N, num_samples), int64. Draws from chainrule's generator (``cr.manual_seed``)."""
+    w = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {w.ndim}")
+    rows = w.reshape(-1, w.shape[-1])
+    if rows.shape[-1] == 0:
+        raise RuntimeError("multinomial: number of categories cannot be zero")
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
+                           "element < 0")
+    if (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("multinomial: invalid multinomial distribution (sum of "
+                           "probabilities <= 0)")
+    if num_samples <= 0:
+        raise RuntimeError(f"multinomial: cannot sample n_sample <= 0 samples (got {num_samples})")
+    if not replacement and num_samples > rows.shape[-1]:
+        raise RuntimeError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
+                           f"without replacement ({num_samples} > {rows.shape[-1]})")
+    if not replacement and num_samples > (rows > 0).sum(axis=1).min():
+        raise RuntimeError("multinomial: invalid multinomial distribution (with replacement="
+                           "False, not enough non-negative category to sample)")
+    rng = _rng(generator)
+    out = np.stack([rng.choice(len(p), size=num_samples, replace=replacement, p=p / p.sum())
+                    for p in rows])
+    return _leaf(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64), False)
