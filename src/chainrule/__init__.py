@@ -19,8 +19,8 @@ from .tensor import Tensor  # noqa: F401  (imports the ops)
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state  # noqa: F401
 from .random import initial_seed  # noqa: F401
 from .creation import (  # noqa: F401
-    arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
-    randint, randn, randperm, tensor, zeros, zeros_like,
+    arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, multinomial, ones,
+    ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like,
 )
 from .autograd import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
@@ -95,7 +95,9 @@ def _lazy(name):
 def __getattr__(name):
     # nn, optim, data, datasets, viz load on first use, so `import chainrule` stays light
     if name in ("nn", "optim", "data", "datasets", "viz", "utils", "cuda", "backends",
-                "accelerator"):
+                "accelerator", "distributed"):
+        return _lazy(name)
+    if name == "onnx":  # chainrule.onnx: imports the onnx package only when export/load runs
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)

@@ -70,6 +70,13 @@ def _number(low: float, high: float = math.inf, low_open: bool = False):
     return parse
 
 
+def _tensorboard_folder(text: str) -> str:
+    """An argparse type: a folder for TensorBoard's event files, not a file."""
+    if text and Path(text).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument error is one line on stderr (exit 2), not the usage and then the error."""
 
@@ -88,13 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a network on MNIST",
                        description="Train an MLP or a CNN on MNIST. Writes the checkpoint, "
                                    "metrics.csv, curves.png and confusion.png into --out. Ctrl-C "
-                                   "saves a resumable checkpoint.")
+                                   "saves a resumable checkpoint. With --model char-lstm or "
+                                   "char-transformer: a character-level language model of "
+                                   "English words (--dataset words), printing sampled words "
+                                   "each epoch and the validation bits per character.")
     # defaults None: with --resume, a flag not given means the checkpoint's value
-    t.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist"],
-                   help="the data set (default: mnist)")
-    t.add_argument("--model", default=None, choices=["mlp", "cnn"],
+    t.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist", "words"],
+                   help="the data set (default: mnist; words: the English word list of "
+                        "/usr/share/dict/words, for the char models)")
+    t.add_argument("--model", default=None,
+                   choices=["mlp", "cnn", "char-lstm", "char-transformer"],
                    help="mlp: 784-512-256-10 with ReLU; cnn: two conv+pool blocks, two linear "
-                        "layers (default: mlp)")
+                        "layers (default: mlp); char-lstm, char-transformer: character-level "
+                        "language models of --dataset words (adam; 2 epochs for char-lstm, 1 for "
+                        "char-transformer; batch 128; no --resume)")
     t.add_argument("--epochs", type=_positive_int, default=None,
                    help="number of epochs (default: 10 for mlp, 5 for cnn)")
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default: 64")
@@ -131,6 +145,22 @@ def _parser() -> argparse.ArgumentParser:
                         "faster on a busy machine)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="no PNG plots")
+    t.add_argument("--distributed", action="store_true",
+                   help="one process per rank, started by mpirun -n N chainrule train "
+                        "--distributed ...: each rank trains on its share of every epoch, "
+                        "gradients are averaged over the ranks; --batch-size is per rank; rank 0 "
+                        "writes the files (needs pip install 'chainrule[distributed]')")
+    t.add_argument("--monitor", action="store_true",
+                   help="watch every layer through hooks, one step in ten: print what goes wrong "
+                        "(vanishing or exploding gradients, NaN, dead ReLUs, update ratios far "
+                        "from 1e-3), naming the layer and the step, and write gradient_flow.png, "
+                        "update_ratio.png, activations.png and dead_units.png into --out")
+    t.add_argument("--tensorboard", metavar="DIR", nargs="?", const="", default=None,
+                   type=_tensorboard_folder,
+                   help="write TensorBoard event files into DIR (default: --out's tensorboard/): "
+                        "loss, accuracy, lr, per-layer norms and update ratios, histograms each "
+                        "epoch, the confusion matrix, the hyperparameters; needs "
+                        "pip install 'chainrule[tensorboard]'")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
     e.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by train")
@@ -147,6 +177,35 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run a worked example of backpropagation")
     d.add_argument("name", nargs="?", help="the demo (omit to list them)")
     d.add_argument("--out", default=None, help="folder for the demo's graph or plot")
+    d.add_argument("--source", action="store_true",
+                   help="print where the demo's code is (examples/NAME.py), instead of running it")
+
+    x = sub.add_parser("export", help="write a checkpoint's model as ONNX (onnxruntime, Netron)",
+                       description="Export the model of a checkpoint written by train to ONNX: "
+                                   "input (N, 1, 28, 28) float32, normalised as in training; "
+                                   "output (N, 10) logits; N is free.")
+    x.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by train")
+    x.add_argument("--out", required=True, type=_folder, help="the .onnx file to write")
+    x.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    x.add_argument("--opset", type=_int_from(13), default=None,
+                   help="ONNX opset version, 13 to 23 (default: 20, as torch.onnx)")
+    pg = sub.add_parser("playground", help="train a small network in your browser and see its "
+                        "backward pass", description="A local web page in the spirit of "
+                        "TensorFlow Playground: chainrule trains a network on 2-D data; pause on "
+                        "any step to see that batch's backward pass. Needs "
+                        "pip install 'chainrule[playground]'.")
+    pg.add_argument("--port", type=_non_negative_int, default=8000,
+                    help="the port on 127.0.0.1 (default: 8000; 0: a free one)")
+    pg.add_argument("--open", action="store_true", help="open the page in the default browser")
+    sa = sub.add_parser("sample", help="draw words from a character model trained by train "
+                        "--model char-lstm or char-transformer")
+    sa.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by train")
+    sa.add_argument("--num", type=_positive_int, default=10, help="words to draw (default: 10)")
+    sa.add_argument("--temperature", type=_number(0.0, low_open=True), default=1.0,
+                    help="divides the logits: below 1 safer words, above 1 wilder (default: 1)")
+    sa.add_argument("--prefix", default="", help="letters every word starts with")
+    sa.add_argument("--seed", type=_non_negative_int, default=None,
+                    help="the same seed draws the same words (default: new ones each time)")
     for command in sub.choices.values():
         command.add_argument("--debug", action="store_true",
                              help="show the traceback of an error instead of one line")
@@ -154,6 +213,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
+    from .training.text import train_from_args, wants_text
+    if wants_text(args):  # a character-level language model (training/text.py)
+        return train_from_args(args)
     from .training.loop import TrainConfig, TrainingInterrupted, train
     if args.threads:
         from .threads import set_num_threads
@@ -167,7 +229,9 @@ def _train(args) -> int:
                       data_dir=args.data_dir, val_size=args.val_size,
                       out=args.out or f"runs/{dataset}-{model}",
                       progress=not args.no_progress, plots=not args.no_plots,
-                      download=args.download, overwrite=args.overwrite)
+                      download=args.download, overwrite=args.overwrite,
+                      monitor=args.monitor, tensorboard=args.tensorboard,
+                      distributed=args.distributed)
     if args.resume and args.out is None:
         cfg.out = str(Path(args.resume).parent)
     out = Path(cfg.out)
@@ -179,7 +243,24 @@ def _train(args) -> int:
         train(cfg, resume=args.resume)
     except TrainingInterrupted as stopped:
         return 128 + stopped.signum  # 130 after Ctrl-C, 143 after SIGTERM, as the shell's
+    except (Exception, KeyboardInterrupt) as e:
+        if args.distributed and not (args.debug or args.debug_all):
+            _stop_ranks(e)
+        raise
     return 0
+
+
+def _stop_ranks(e: BaseException) -> None:
+    """An error on one rank of ``train --distributed``: say it, then end every rank (none may
+    wait in a collective for this one)."""
+    from . import distributed as dist
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return
+    from .training.ranks import Ranks
+    code = 128 + getattr(e, "signum", 2) if isinstance(e, KeyboardInterrupt) else 1
+    if dist.get_rank() == 0:
+        print(f"chainrule train: error: {_one_line(e)}", file=sys.stderr)
+    Ranks(True).fail(_one_line(e), code)
 
 
 def _evaluate(args) -> int:
@@ -217,9 +298,30 @@ def _predict(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out {out}: is a folder; give the .onnx file to write")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"--out {out} exists; add --overwrite to replace it, or choose "
+                         f"another --out")
+    from . import onnx, zeros
+    from .datasets import FashionMNIST, MNIST
+    from .training.loop import load_checkpoint
+    model, cfg, _ = load_checkpoint(args.checkpoint)
+    stats = FashionMNIST if cfg.dataset.startswith("fashion") else MNIST
+    onnx.export(model, (zeros(1, 1, 28, 28),), str(out), input_names=["input"],
+                output_names=["logits"], opset_version=args.opset,
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    print(f"wrote {out}: the {cfg.model} of {args.checkpoint}; input 'input' (N, 1, 28, 28) "
+          f"float32, pixels in [0, 1] normalised as (x - {stats.mean}) / {stats.std}; output "
+          f"'logits' (N, 10)")
+    return 0
+
+
 def _demo(args) -> int:
     try:
-        from .viz.demos import DEMOS, run_demo
+        from .examples import DEMOS, run_demo, source
     except ImportError as e:
         print(f"demos are not available: {e}", file=sys.stderr)
         return 1
@@ -231,7 +333,21 @@ def _demo(args) -> int:
     if args.name not in DEMOS:
         print(f"unknown demo {args.name!r}; choose one of: {', '.join(DEMOS)}", file=sys.stderr)
         return 2
+    if args.source:
+        print(source(args.name))
+        return 0
     print(run_demo(args.name, out_dir=args.out))
+    return 0
+
+
+def _sample(args) -> int:
+    from .training.text import sample_from_args
+    return sample_from_args(args)
+
+
+def _playground(args) -> int:
+    from .viz.playground.app import serve
+    serve(port=args.port, open_browser=args.open)
     return 0
 
 
@@ -260,7 +376,8 @@ def main(argv=None) -> int:
                          "--optimizer adam has none, drop --momentum "
                          "(see chainrule train --help)\n")
         sys.exit(2)  # as argparse's errors
-    commands = {"train": _train, "evaluate": _evaluate, "predict": _predict, "demo": _demo}
+    commands = {"train": _train, "evaluate": _evaluate, "predict": _predict, "demo": _demo,
+                "export": _export, "playground": _playground, "sample": _sample}
     try:
         return commands[args.command](args)
     except (Exception, KeyboardInterrupt) as e:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule.viz.demos import DEMOS, bp_2_2_1, linear_regression, linear_relu_linear_mse
-from chainrule.viz.demos import run_demo, sigmoid_graph, xor_sigmoid
+from chainrule.examples import DEMOS, bp_2_2_1, linear_regression, linear_relu_linear_mse
+from chainrule.examples import run_demo, sigmoid_graph, xor_sigmoid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -161,11 +161,22 @@ def test_xor_loss_falls_monotonically_and_predictions_approach_the_targets(tmp_p
 # -- running them ---------------------------------------------------------------------------------
 
 def test_every_demo_has_an_example_script():
-    assert sorted(DEMOS) == ["bp-2-2-1", "gradient-penalty", "jacobians", "linear-regression",
-                             "linear-relu-linear-mse", "mnist-tanh-softmax", "newton",
-                             "sigmoid-graph", "xor-sigmoid"]
+    assert sorted(DEMOS) == ["bp-2-2-1", "bptt", "grad-cam", "gradient-penalty", "jacobians",
+                             "linear-regression", "linear-relu-linear-mse", "mnist-tanh-softmax",
+                             "newton", "sigmoid-graph", "vanishing-gradients", "xor-sigmoid"]
     for name, (module, about) in DEMOS.items():
         assert (ROOT / "examples" / f"{module}.py").exists() and about
+
+
+def test_one_copy_the_command_runs_the_file_a_learner_reads(capsys):
+    cli = pytest.importorskip("chainrule.cli")
+    for name, (module, _) in DEMOS.items():
+        assert cli.main(["demo", name, "--source"]) == 0
+        path = Path(capsys.readouterr().out.strip())
+        assert path.resolve() == (ROOT / "examples" / f"{module}.py").resolve()
+        lines = path.read_text(encoding="utf-8").count("\n")
+        assert lines > 60, f"{path} is {lines} lines: the example itself, not a stub"
+    assert not (ROOT / "src" / "chainrule" / "viz" / "demos").exists()
 
 
 def test_run_demo_returns_the_text_and_unknown_names_are_refused():

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.viz.demos import DEMOS
-from chainrule.viz.demos import mnist_tanh_softmax as m
+from chainrule.examples import DEMOS
+from chainrule.examples import mnist_tanh_softmax as m
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_ROOTS = [os.environ.get("CHAINRULE_DATA"), ROOT / ".." / "shared" / "data"]

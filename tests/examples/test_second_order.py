@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.viz.demos import DEMOS, gradient_penalty, jacobians, newton
-from chainrule.viz.demos import linear_regression, mnist_tanh_softmax
+from chainrule.examples import DEMOS, gradient_penalty, jacobians, newton
+from chainrule.examples import linear_regression, mnist_tanh_softmax
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -285,7 +285,7 @@ def test_the_penalty_pulls_the_gradient_norm_to_one(gp):
 
 
 def test_the_demo_does_not_import_torch():
-    code = ("import sys; from chainrule.viz.demos import gradient_penalty as g; g.run(); "
+    code = ("import sys; from chainrule.examples import gradient_penalty as g; g.run(); "
             "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.viz.demos import sigmoid_graph
+from chainrule.examples import sigmoid_graph
 
 
 def neuron():

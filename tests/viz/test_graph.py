@@ -15,7 +15,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.viz import graph as G
-from chainrule.viz.demos import sigmoid_graph
+from chainrule.examples import sigmoid_graph
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
 GREEN, RED = G.VALUE_COLOR, G.GRAD_COLOR
@@ -217,7 +217,7 @@ def test_chainrule_and_viz_import_without_graphviz_and_matplotlib():
             "import chainrule as cr\n"
             "x = cr.tensor(2.0, requires_grad=True); y = x * x; y.backward()\n"
             "print(cr.viz.draw_graph(y).source.startswith('digraph'))\n"
-            "from chainrule.viz.demos import run_demo\n"
+            "from chainrule.examples import run_demo\n"
             "print('no plot' in run_demo('xor-sigmoid', out_dir=sys.argv[1]).lower())\n")
     import tempfile
     with tempfile.TemporaryDirectory() as d:

@@ -196,3 +196,43 @@ def test_heat_maps_are_grids_of_the_tensors_shape_on_one_log_scale_with_a_legend
     assert "one log scale for the drawing" in dot and "∇" in dot
     assert G._shade(0.1, 0.1, G.VALUE_COLOR) == G.VALUE_COLOR
     assert G._shade(1e-4, 0.1, G.VALUE_COLOR) not in ("#ffffff", G.VALUE_COLOR)  # half way
+
+
+# -- from a learner's review -----------------------------------------------------------------------
+
+def test_small_numbers_keep_their_significant_digits():
+    from chainrule.viz.notation import number
+    assert number(-0.0001657432) == "-0.0001657" and number(0.1966) == "0.1966"
+    assert number(0.00987654) == "0.009877" and number(1.36787944) == "1.3679"
+
+
+def test_automatic_letters_skip_l_and_o_and_a_seed_of_ones_is_not_circular():
+    x = cr.tensor(np.ones(2), requires_grad=True)
+    h = x
+    for _ in range(12):  # enough ops to reach the letters after k
+        h = h * 1.5
+    steps = cr.viz.explain(h, names={"x": x}, format="steps")
+    assert not {"l", "o"} & {s.name for s in steps}
+    text = steps.text()
+    assert "∂f/∂f ⊙" not in text  # the output's own gradient is the seed: ones
+
+
+def test_binary_cross_entropy_and_softmax_notes():
+    z = cr.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    t = cr.tensor([1.0, 0.0, 1.0])
+    text = cr.viz.explain(F.binary_cross_entropy_with_logits(z, t), names={"z": z, "t": t},
+                          format="steps").text()
+    assert "∂f/∂z = (σ(z) − t) / N, N the number of entries" in text
+    assert "backward of" not in text
+    s = F.softmax(z, 0)
+    text = cr.viz.explain((s * t).sum(), names={"z": z, "s": s}, format="steps").text()
+    assert "for s = s" not in text and "J = diag(s) − s sᵀ:" in text
+
+
+def test_the_legend_scale_comes_from_the_heat_maps_drawn_only():
+    small = cr.tensor(np.full((3, 4), 50.0), requires_grad=True)  # 12 numbers: written as text
+    big = cr.tensor(np.full((4, 10), 0.5), requires_grad=True)    # a heat map
+    f = (small.sum() + big.sum())
+    f.backward()
+    dot = cr.viz.draw_graph(f, names={"small": small, "big": big}).source
+    assert "(values 0.5, gradients 1)" in dot

@@ -46,3 +46,17 @@ from .loss import (  # noqa: F401
     MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss,
     TripletMarginLoss,
 )
+
+# -- recurrent layers (issue 18) --
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
+
+# -- data-parallel training on several processes (issue 19) --
+from . import parallel  # noqa: F401  (DistributedDataParallel; MPI starts only in init_process_group)
+from .syncbatchnorm import SyncBatchNorm  # noqa: F401
+
+# -- attention and the Transformer (issue 18) --
+from .attention import MultiheadAttention  # noqa: F401
+from .transformer import (  # noqa: F401
+    Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer,
+)

@@ -22,6 +22,8 @@ from ..random import Generator, get_rng_state, manual_seed, set_rng_state
 from .._io import atomic_write_text, probe_writable
 from ..serialization import load, save
 from .models import build_model
+from .ranks import Ranks
+from .watch import Watch, old_events
 
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
 
@@ -44,6 +46,9 @@ class TrainConfig:
     plots: bool = True
     download: bool = False
     overwrite: bool = False  # replace a run already in ``out`` (else refused)
+    monitor: bool = False  # a TrainingMonitor: diagnoses printed, its plots into ``out``
+    tensorboard: str | None = None  # TensorBoard events into this folder ("": <out>/tensorboard)
+    distributed: bool = False  # one of the ranks of `mpirun -n N` (training/ranks.py)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -177,6 +182,10 @@ def read_checkpoint(path, keys=("model", "config")) -> dict:
     if missing or not isinstance(ckpt["config"], dict):
         raise ValueError(f"{path}: not a chainrule training checkpoint (no "
                          f"{', '.join(repr(k) for k in missing or ['config'])})")
+    if str(ckpt["config"].get("model")).startswith("char-"):  # training/text.py's
+        raise ValueError(f"{path}: a {ckpt['config']['model']} checkpoint (a character model of "
+                         f"words): this command is for the MNIST models; draw words from it "
+                         f"with chainrule sample --checkpoint {path}")
     checks = [(f"config.{k}", ckpt["config"].get(k, TrainConfig.__dataclass_fields__[k].default),
                *test) for k, test in _CONFIG_FIELDS.items()]
     checks += [(k, ckpt[k], *_RESUME_FIELDS[k]) for k in keys if k in _RESUME_FIELDS]
@@ -228,7 +237,8 @@ def load_checkpoint(path):
     return model, cfg, ckpt
 
 
-RUN_FILES = ("checkpoint.npz", "metrics.csv", "curves.png", "confusion.png")
+RUN_FILES = ("checkpoint.npz", "metrics.csv", "curves.png", "confusion.png", "gradient_flow.png",
+             "update_ratio.png", "activations.png", "dead_units.png")
 
 
 def _refuse_existing_run(out: Path) -> None:
@@ -264,6 +274,8 @@ def _resumed_config(cfg: TrainConfig, saved: dict, resume, log) -> TrainConfig:
             f"another --out")
     run.out, run.progress, run.plots = cfg.out, cfg.progress, cfg.plots
     run.download, run.overwrite = cfg.download, cfg.overwrite
+    run.monitor, run.tensorboard = cfg.monitor, cfg.tensorboard
+    run.distributed = cfg.distributed  # how it runs now (a mid-epoch stop needs as many ranks)
     if cfg.data_dir and cfg.data_dir != run.data_dir:  # moved files, or another data set
         log(f"--data-dir {cfg.data_dir} replaces the checkpoint's {run.data_dir or 'default'}: "
             f"the resumed run trains and validates on that folder's images")
@@ -422,15 +434,20 @@ def train(cfg: TrainConfig, resume=None, data=None, log=print, on_step=None) -> 
     ``on_step(epoch, step)`` is called after each optimizer step (tests use it to interrupt).
     A run that fails removes the folders it made for ``cfg.out`` if they are still empty.
     """
-    created = []
+    created, opened = [], []
     try:
-        return _train(cfg, resume, data, log, on_step, created)
+        return _train(cfg, resume, data, log, on_step, created, opened)
     except BaseException:
         _remove_empty(created)
         raise
+    finally:
+        for watch in opened:
+            watch.close()
 
 
-def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
+def _train(cfg: TrainConfig, resume, data, log, on_step, created: list, opened: list) -> dict:
+    ranks = Ranks(cfg.distributed)  # rank 0 alone logs and writes files
+    log = ranks.log(log)
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.npz"
     state = read_checkpoint(resume, RESUME_KEYS) if resume else None
@@ -445,6 +462,7 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
         _refuse_existing_run(out)
     # an overwritten run's files stay until this run writes its first checkpoint
     stale = [out / f for f in RUN_FILES if cfg.overwrite and not resumes_here and (out / f).exists()]
+    stale += old_events(cfg, resumed=state is not None)
 
     if data is None:
         full_train = load_dataset(cfg.dataset, cfg.data_dir, train=True, download=cfg.download)
@@ -464,7 +482,11 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
     sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
     epoch_shuffle_state = shuffle.get_state()
     if state is not None:
-        steps = math.ceil(len(train_set) / cfg.batch_size)
+        steps = ranks.steps(len(train_set), cfg.batch_size)
+        if state.get("world_size", 1) != ranks.size and state["step"] > 0:
+            raise ValueError(f"--resume {resume}: the run stopped in the middle of an epoch on "
+                             f"{state.get('world_size', 1)} process(es); resume it on as many "
+                             f"(mpirun -n {state.get('world_size', 1)}), not {ranks.size}")
         if state["step"] > steps:
             raise ValueError(f"{resume}: not a sound chainrule training checkpoint: its step "
                              f"{state['step']} is beyond the {steps} steps of an epoch of "
@@ -482,15 +504,19 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
             _restart_schedule(opt, sched, cfg, log)
         set_rng_state(state["rng"]["global"])
         epoch, step, history = state["epoch"], state["step"], list(state["history"])
-        sums = dict(state["sums"])
+        sums = dict(state["sums"])  # (the sums over the ranks: rank 0 carries them on)
+        if not ranks.main:
+            sums.update(loss=0.0, correct=0, seen=0)
         epoch_shuffle_state = state["rng"]["epoch_shuffle"]
         log(f"resumed from {resume}: epoch {epoch + 1}, step {step}")
+    net = ranks.wrap(model)  # what the steps call: on several ranks, DistributedDataParallel
     # made as late as possible, and found writable (with room for a checkpoint) before any step
-    _make_folder(out, created)
-    states = {"sgd": 1 if cfg.momentum > 0 else 0, "adam": 2}.get(cfg.optimizer, 2)
-    size = (1 + states) * sum(np.asarray(v).nbytes for v in model.state_dict().values())
-    with _writing(ckpt_path):
-        probe_writable(ckpt_path, size)
+    if ranks.main:
+        _make_folder(out, created)
+        states = {"sgd": 1 if cfg.momentum > 0 else 0, "adam": 2}.get(cfg.optimizer, 2)
+        size = (1 + states) * sum(np.asarray(v).nbytes for v in model.state_dict().values())
+        with _writing(ckpt_path):
+            probe_writable(ckpt_path, size)
     kept = [f"the checkpoint it resumed from, {resume}, is kept" if resume else
             "no checkpoint was written" + (f"; the earlier run in {out} is untouched"
                                            if stale else "")]
@@ -507,10 +533,12 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
         bad = _non_finite(model)  # a checkpoint is written only from finite weights
         if bad:
             stop_if_not_finite(f"{', '.join(bad)} hold NaN or Inf", epoch_, step_)
+        if not ranks.main:  # the weights are the same on every rank: rank 0 writes them
+            return
         with _writing(path):
             save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                   "scheduler": sched.state_dict(), "config": asdict(cfg), "epoch": epoch_,
-                  "step": step_, "history": history, "sums": sums,
+                  "step": step_, "history": history, "sums": sums, "world_size": ranks.size,
                   "rng": {"global": get_rng_state(), "epoch_shuffle": epoch_shuffle_state}}, path)
         kept[0] = f"the last good checkpoint, {path} ({_where(epoch_, step_)}), is kept"
         for f in stale:  # the overwritten run's files go now, not before
@@ -518,8 +546,12 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
                 f.unlink(missing_ok=True)
         stale.clear()
 
+    batch = f"batch {cfg.batch_size}"
+    if ranks.size > 1:  # (mpirun names a rank that died by its PID)
+        batch = f"batch {cfg.batch_size * ranks.size} ({cfg.batch_size} per rank)"
+        log(f"{ranks.size} ranks: {ranks.describe()}")
     log(f"training {cfg.model} on {cfg.dataset}: {len(train_set)} train / {len(val_set)} "
-        f"validation / {len(test_set)} test images, {cfg.epochs} epochs, batch {cfg.batch_size}, "
+        f"validation / {len(test_set)} test images, {cfg.epochs} epochs, {batch}, "
         f"{cfg.optimizer} lr {opt.param_groups[0]['lr']:g}")
     # NaN and Inf stop the run with a message of their own, so NumPy's warnings would only repeat it
     def stopped_at_once(by="Ctrl-C"):
@@ -527,19 +559,37 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
         return (f"stopped at once by a second {by}, without saving; {kept[0]}"
                 + (f"; continue with --resume {last}" if last else ""))
 
+    watch, bar_now = None, [None]  # the monitor's diagnoses are printed above the progress bar
+    if (cfg.monitor or cfg.tensorboard is not None) and ranks.main:
+        def say(text):
+            if bar_now[0] is not None:
+                bar_now[0].clear()
+            log(text)
+        steps = ranks.steps(len(train_set), cfg.batch_size)
+        watch = Watch(cfg, model, say, epoch * steps + step)
+        opened.append(watch)
     with _StopFlag(stopped_at_once) as stop, np.errstate(over="ignore", invalid="ignore"):
         while epoch < cfg.epochs:
             shuffle.set_state(epoch_shuffle_state)  # the epoch's order, also after a resume
-            loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=shuffle)
-            bar = _progress(len(loader), step, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress)
+            if ranks.distributed:  # this rank's share of the epoch
+                loader = ranks.loader(train_set, cfg.batch_size, cfg.seed + 1, epoch)
+            else:
+                loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
+                                    generator=shuffle)
+            bar = bar_now[0] = _progress(len(loader), step, f"epoch {epoch + 1}/{cfg.epochs}",
+                                         cfg.progress and ranks.main)
             model.train()
             start = time.perf_counter()
             for i, (x, y) in enumerate(loader):
                 if i < step:
                     continue
-                logits = model(x)
+                logits = net(x)
                 loss = F.cross_entropy(logits, y)
                 value = loss.item()
+                stopping = None
+                if ranks.size > 1:  # decided together, so that no rank waits for the others
+                    diverged, stopping = ranks.any(not math.isfinite(value), stop.requested)
+                    value = math.nan if diverged else value
                 if not math.isfinite(value):
                     if bar is not None:
                         bar.close()
@@ -552,6 +602,8 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
                 sums["correct"] += int((logits._data.argmax(1) == y._data).sum())
                 sums["seen"] += n
                 step = i + 1
+                if watch is not None:
+                    watch.step(value, epoch * len(loader) + step)
                 if bar is not None:
                     bar.update(1)
                     if step % 20 == 0:
@@ -559,7 +611,8 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
                                         acc=f"{100 * sums['correct'] / sums['seen']:.2f}%")
                 if on_step is not None:
                     on_step(epoch, step)
-                if stop.requested:
+                if stop.requested if stopping is None else stopping:
+                    sums.update(ranks.sum({k: sums[k] for k in ("loss", "correct", "seen")}))
                     sums["seconds"] += time.perf_counter() - start
                     if bar is not None:
                         bar.close()
@@ -574,7 +627,9 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
             if bar is not None:
                 bar.close()
             seconds = sums["seconds"] + time.perf_counter() - start
-            val_loss, val_acc = evaluate_model(model, val_set)[:2] if len(val_set) else (None, None)
+            sums.update(ranks.sum({k: sums[k] for k in ("loss", "correct", "seen")}))
+            val_loss, val_acc = (evaluate_model(model, val_set)[:2] if len(val_set) and ranks.main
+                                 else (None, None))
             lr = opt.param_groups[0]["lr"]
             sched.step()
             history.append({"epoch": epoch + 1, "train_loss": sums["loss"] / max(sums["seen"], 1),
@@ -582,6 +637,8 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
                             "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
                             "seconds": round(seconds, 3)})
             h = history[-1]
+            if watch is not None:
+                watch.epoch(h, (epoch + 1) * len(loader))
             val = "" if val_loss is None else f"  val loss {val_loss:.4f} acc {100 * val_acc:.2f}%"
             log(f"epoch {epoch + 1:>2}/{cfg.epochs}  train loss {h['train_loss']:.4f} acc "
                 f"{100 * h['train_acc']:.2f}%{val}  lr {lr:.4g}  {seconds:.1f} s")
@@ -589,11 +646,18 @@ def _train(cfg: TrainConfig, resume, data, log, on_step, created: list) -> dict:
             sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
             epoch_shuffle_state = shuffle.get_state()  # where the next epoch's order starts
             checkpoint(epoch, 0)  # first: it refuses non-finite weights
-            _write_metrics(out / "metrics.csv", history)
+            if ranks.main:
+                _write_metrics(out / "metrics.csv", history)
+
+    if not ranks.main:  # rank 0 tests, plots and reports
+        return {"history": history, "model": model, "checkpoint": ckpt_path}
 
     test_loss, test_acc, confusion = evaluate_model(model, test_set)
     log(f"test loss {test_loss:.4f}  test accuracy {100 * test_acc:.2f}%")
     plots = _plots(out, history, confusion, log) if cfg.plots else []
+    if watch is not None:
+        bar_now[0] = None
+        plots += watch.finish(test_loss, test_acc, confusion)
     log(f"saved {', '.join(str(p) for p in [ckpt_path, out / 'metrics.csv', *plots])}")
     return {"history": history, "test_loss": test_loss, "test_acc": test_acc,
             "confusion": confusion, "model": model, "checkpoint": ckpt_path}

@@ -22,6 +22,7 @@ import numpy as np
 from ..autograd import replay as R
 from . import notation as N
 from . import recorded
+from .unrolled import Unrolled, describe, name_states
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Explanation(list):
         self.skipped = skipped  # [why] for nodes that could not be run again
         self.derivative = derivative  # a recorded.Derivative when the output is a gradient
         self.one_line = one_line      # the output's formula in the leaves, when it is short
+        self.time_steps = {}  # leaf name -> [names of what each step makes]: a loop's weight
 
     def text(self) -> str:
         f, d = self.output_name, self.derivative
@@ -188,8 +190,11 @@ class Explanation(list):
             if g is None:
                 yield f"{d_f} = unknown"
             elif len(shares) > 1:
+                steps = self.time_steps.get(name)
+                why = (describe(len(shares), steps) if steps
+                       else f"the sum of its {len(shares)} branches")
                 yield (f"{d_f} = " + N.plus([N.array(s, p) for s in shares])
-                       + f" = {N.array(g, p)}   (the sum of its {len(shares)} branches)")
+                       + f" = {N.array(g, p)}   ({why})")
             else:
                 yield f"{d_f} = {N.array(g, p)}"
 
@@ -242,7 +247,7 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
 
         x = cr.tensor(2.0, requires_grad=True)
         (g,) = cr.autograd.grad(x ** 3, x, create_graph=True)
-        cr.viz.explain(g, names={"x": x})   # g = 1 · (3 · x^2) = 12;  ∂g/∂x = 12
+        cr.viz.explain(g, names={"x": x})   # g = 1 · (3 · x²) = 12;  ∂g/∂x = 12
     """
     if format not in ("text", "markdown", "steps"):
         raise ValueError(f"explain: format must be 'text', 'markdown' or 'steps', got {format!r}")
@@ -256,19 +261,23 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
     targets = None if wanted is None else {tr.key(t) for t in wanted}
     keep = _relevant(forward, targets, tr)
     fmt = _Fmt(precision, nm(output), deriv.seeds if deriv else ())
+    name_states(nm, tr.graph)
     recorded.name_tensors(nm, tr.graph, deriv, fmt.numbers, keep)
-    steps = [_step(node, tr, nm, fmt, keep, targets) for node in tr.order if node in keep]
+    unrolled = Unrolled(tr.graph, {id(t): n for n, t in given})
+    steps = [_step(node, tr, nm, fmt, keep, targets, unrolled) for node in tr.order
+             if node in keep]
     if deriv is not None:
         _constants(steps, tr, nm, fmt, {id(t) for _, t in given})
         for s in steps:
             if any(id(t) in fmt.numbers for t in tr.inputs(s.node)):
                 s.forward_text += f"   ({deriv.seed_note()})"
-    leaves = _leaves(forward, tr, nm, wanted)
+    leaves, time_steps = _leaves(forward, tr, nm, wanted, unrolled)
     one_line = _one_line(output, tr, nm, fmt) if deriv is not None else None
     refused = [s.node.name() for s in reversed(steps) if s.node in tr.stale and s.grads]
     # a node that could not be run again says why in its step; the others, below the gradients
     skipped = [why for node, why in tr.skipped.items() if node not in keep]
     out = Explanation(steps, nm(output), leaves, skipped, precision, deriv, one_line, refused)
+    out.time_steps = time_steps
     if format != "steps":
         out._shown = _show(out, format, file)
     return out
@@ -325,7 +334,7 @@ def _relevant(forward, targets, tr):
     return keep
 
 
-def _step(node, tr, nm, fmt, keep, targets) -> Step:
+def _step(node, tr, nm, fmt, keep, targets, unrolled=None) -> Step:
     out, inputs, value = tr.made[node], tr.inputs(node), tr.graph.value(node)
     name, names = nm(out), N.operands(inputs, nm, fmt.p, fmt.numbers)
     formula = N.formula(node, names)
@@ -335,11 +344,14 @@ def _step(node, tr, nm, fmt, keep, targets) -> Step:
     lines = []
     shares = tr.branches.get(node, [])
     if len(shares) > 1 and upstream is not None:
-        parts = [(nm(tr.made[c]), tr.edges[c, i][1]) for c, i in reversed(shares)]
+        made = unrolled.steps(shares) if unrolled is not None else None
+        uses = unrolled.order(shares) if made is not None else list(reversed(shares))
+        parts = [(nm(tr.made[c]), tr.edges[c, i][1]) for c, i in uses]
         step.branches = parts
+        why = (describe(len(parts), [nm(t) for t in made]) if made is not None
+               else f"the sum of its {len(parts)} branches: via " + ", ".join(n for n, _ in parts))
         lines.append(f"{fmt.d(name)} = " + N.plus([fmt(g) for _, g in parts])
-                     + f" = {fmt(upstream)}   (the sum of its {len(parts)} branches: via "
-                     + ", ".join(n for n, _ in parts) + ")")
+                     + f" = {fmt(upstream)}   ({why})")
     head = f"{name} = {formula} = {fmt(value)};  "
     if len(head) > 40:  # a tensor: the gradients go below
         lines.append(head[:-3])
@@ -350,12 +362,15 @@ def _step(node, tr, nm, fmt, keep, targets) -> Step:
         if targets is not None and tr.key(t) not in targets and t.grad_fn not in keep:
             continue  # leads to none of the tensors asked about
         term = _term(node, i, t, tr, nm, fmt, names, is_root=node is tr.order[0])
+        found = unrolled.step(tr.branches.get(tr.key(t), []), (node, i)) if unrolled else None
+        if found is not None:  # one use of a loop's weight: say which step
+            term.text += f"   (time step {found[0]} of {found[1]}, making {nm(found[2])})"
         step.grads.append(term)
         lines.append((head if len(step.grads) == 1 else " " * len(head)) + term.text)
         if term.note:
             lines.append(" " * len(head) + term.note)
-    if (step.grads and step.op not in N.ELEMENTWISE | {"matmul", "sum", "mean"} | set(MATHS)
-            and N.rule(node)):
+    if (step.grads and step.op not in N.ELEMENTWISE | {"matmul", "sum", "mean"}
+            and _maths(node) is None and N.rule(node)):
         lines.append(" " * len(head) + f"({step.op}: {N.rule(node)})")
     if not step.grads:
         why = _why(tr.skipped.get(node), node, names) or ("unknown: a node after it could not be run again"
@@ -416,7 +431,7 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
     branch = (tr.branches[key].index((node, i)) + 1, n) if n > 1 else None
     lhs = f"{fmt.d(x)} {'+=' if branch else '='} "
     term = GradTerm(x, i, share, branch=branch)
-    seeded = is_root and N.is_scalar(up) and float(np.reshape(up, -1)[0]) == 1
+    seeded = is_root and np.size(up) > 0 and bool(np.all(np.asarray(up) == 1))  # the seed, ones
     scalar = N.is_scalar(up) and N.is_scalar(raw)
     upstream = "" if seeded else fmt.d(y)
     if op in N.ELEMENTWISE:
@@ -441,9 +456,10 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
         term.local = "1" if op == "sum" else f"1/{n}"
         what = (upstream or "1") if op == "sum" else (f"{upstream} / {n}" if upstream else f"1/{n}")
         chain = [f"{what}, copied to every entry of {x} {N.shape(t.shape)}"]
-    elif op in MATHS and i < len(MATHS[op]) and MATHS[op][i]:
+    elif (maths := _maths(node)) is not None and i < len(maths) and maths[i]:
         g = upstream or "1"
-        term.local = MATHS[op][i].format(*[N.whole(n) if n else "?" for n in names], g=g, y=y)
+        term.local = maths[i].format(*[N.whole(n) if n else "?" for n in names], g=g, y=y,
+                                     for_s="" if y == "s" else f" for s = {y}")
         if not upstream:  # the output itself: ∂f/∂f = 1 drops out of the product
             term.local = term.local.replace(" · 1 /", " /")
         chain = [term.local] + _numbers(op, i, node, tr, raw, fmt)
@@ -460,7 +476,7 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
                      f"gradient is their sum over {where}{batch})")
         rows = np.reshape(raw, (raw.shape[0], -1)) if axes == (0,) else None
         if rows is not None and 1 < len(rows) <= 6 and rows.shape[1] <= 6:  # the sum, in numbers
-            chain.append(" + ".join(fmt(r.reshape(share.shape)) for r in rows))
+            chain.append(N.plus([fmt(r.reshape(share.shape)) for r in rows]))
     chain.append(fmt(share))
     term.text = lhs + " = ".join(_dedupe(chain))
     return term
@@ -475,9 +491,11 @@ MATHS = {
                "Σ of {g} over the batch and every position"),
     "max_pool2d": ("{g} routed to the max of each window of {0}, 0 elsewhere",),
     "avg_pool2d": ("{g} shared out evenly over each window of {0}",),
-    "softmax": ("Jᵀ {g}, J = diag(s) − s sᵀ for s = {y}: s ⊙ ({g} − Σ {g} ⊙ s)",),
+    "softmax": ("Jᵀ {g}, J = diag(s) − s sᵀ{for_s}: s ⊙ ({g} − Σ {g} ⊙ s)",),
     "log_softmax": ("{g} − softmax({0}) · Σ {g}",),
     "cross_entropy": ("(softmax({0}) − one-hot({1})) · {g} / N, N the batch size",),
+    "binary_cross_entropy_with_logits": ("(σ({0}) − {1}) · {g} / N, N the number of entries",),
+    "binary_cross_entropy": ("({0} − {1}) / ({0} (1 − {0})) · {g} / N, N the number of entries",),
     "mse_loss": ("2 ({0} − {1}) · {g} / N", "−2 ({0} − {1}) · {g} / N"),
     "batch_norm": ("(γ/σ) ⊙ ({g} − mean({g}) − x̂ ⊙ mean({g} ⊙ x̂)), x̂ = ({0} − μ)/σ over the "
                    "batch", None, None, "Σ over the batch of {g} ⊙ x̂",
@@ -485,6 +503,19 @@ MATHS = {
 }
 MATHS["conv1d"], MATHS["max_pool1d"], MATHS["avg_pool1d"] = (
     MATHS["conv2d"], MATHS["max_pool2d"], MATHS["avg_pool2d"])
+
+
+def _maths(node) -> tuple | None:
+    """The node's row of ``MATHS``. A one-step rnn (an ``RNNCell``: y = act(gx + h W_hhᵀ +
+    b_hh)) has its own, with act' written from the output y; the whole time loop keeps its rule."""
+    op = N.op_of(node)
+    if op != "rnn":
+        return MATHS.get(op)
+    options = R.options(node)
+    if len(options.get("batch_sizes", ())) != 1:
+        return None
+    da = "{g} ⊙ " + ("[{y} > 0]" if options.get("nonlinearity") == "relu" else "(1 − {y}²)")
+    return da, f"({da}) @ {{2}}", f"({da})ᵀ @ {{1}}", f"Σ over the batch of {da}"
 
 
 def _numbers(op, i, node, tr, raw, fmt) -> list:
@@ -500,7 +531,7 @@ def _numbers(op, i, node, tr, raw, fmt) -> list:
         g = np.asarray(tr.grad[node])
         g = g.reshape(-1, g.shape[-1]) if g.ndim else g.reshape(1, 1)
         if 1 < len(g) <= 6 and g.shape[1] <= 6:
-            return [" + ".join(fmt(row) for row in g)]
+            return [N.plus([fmt(row) for row in g])]
     if op == "cross_entropy" and i == 0:
         z, y = tr.graph.input_value(node, 0), tr.graph.input_value(node, 1)
         if z is not None and y is not None and np.size(z) <= 12 and np.ndim(y) == 1:
@@ -518,7 +549,7 @@ def _factor(s: str) -> str:
 
 
 def _one_line(output, tr, nm, fmt, limit: int = 80) -> str | None:
-    """The output's formula written out down to the leaves (``1 · (3 · x^2)``), when the graph
+    """The output's formula written out down to the leaves (``1 · (3 · x²)``), when the graph
     has more than one node and the formula is at most ``limit`` characters."""
     if not 1 < len(tr.order) <= 12:
         return None
@@ -552,8 +583,9 @@ def _summed_axes(big, small) -> tuple:
                                       if n == 1 and big[i + lead] != 1)
 
 
-def _leaves(forward, tr, nm, wanted):
-    """(name, gradient, shares) for the wanted tensors, or every leaf that requires grad."""
+def _leaves(forward, tr, nm, wanted, unrolled=None):
+    """(name, gradient, shares) for the wanted tensors, or every leaf that requires grad; and
+    name -> [what each step makes] for those a loop used once per time step."""
     if wanted is not None:
         targets = wanted
     else:
@@ -563,9 +595,12 @@ def _leaves(forward, tr, nm, wanted):
                 if R.wants_grad(t) and t.grad_fn is None and id(t) not in seen:
                     seen.add(id(t))
                     targets.append(t)
-    rows = []
+    rows, steps = [], {}
     for t in targets:
-        key = tr.key(t)
-        shares = [tr.edges[c, i][1] for c, i in reversed(tr.branches.get(key, []))]
-        rows.append((nm(t), tr.grad.get(key), shares))
-    return rows
+        uses = list(reversed(tr.branches.get(tr.key(t), [])))
+        made = unrolled.steps(uses) if unrolled is not None else None
+        if made is not None:  # the shares in the order of the steps
+            uses = unrolled.order(uses)
+            steps[nm(t)] = [nm(m) for m in made]
+        rows.append((nm(t), tr.grad.get(tr.key(t)), [tr.edges[u][1] for u in uses]))
+    return rows, steps

@@ -20,6 +20,7 @@ from ..autograd.function import FREED
 from . import notation as N
 from . import recorded
 from .recorded import ordinal
+from .unrolled import Unrolled, name_states
 
 VALUE_COLOR = "#2e7d32"  # forward values: green, as the classic diagrams
 GRAD_COLOR = "#c62828"   # gradients: red
@@ -137,21 +138,26 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     deriv = recorded.derivative(graph, output, pairs)
     # every tensor named, as explain names them
     nm = N.Names(pairs, output, ("g", "f", "y") if deriv and deriv.direct else ("f", "y", "L"))
+    name_states(nm, graph)
     recorded.name_tensors(nm, graph, deriv, deriv.seeds if deriv else ())
     names = {**nm.by_id, **given}
-    grads = {}
+    grads, trace = {}, None
     # a gradient's leaves hold g's gradient, or g itself (L.backward(create_graph=True)): drawn
     # from the trace of g's backward pass, as the ops are
     done = [t for t in leaves if t.grad is not None
             and (deriv is None or not (t.grad is output or t.grad.requires_grad))]
     if show_grads and done:
-        grads = R.trace(output, graph=graph).grad
+        trace = R.trace(output, graph=graph)
+        grads = trace.grad
         if deriv is None and not _backwarded(order, grads, done):
-            grads = {}  # the leaves' .grad are another graph's: this one has not run backward
+            grads, trace = {}, None  # the leaves' .grad are another graph's: not backward yet
     if collapse_modules and deriv is not None and deriv.forward:  # modules: L's forward pass
         consumers = {k: [n for n in v if n in deriv.forward] for k, v in consumers.items()}
     groups = _modules(forward, given, consumers, graph) if collapse_modules else {}
-    member = {node: prefix for prefix, nodes in groups.items() for node in nodes}
+    unrolled = Unrolled(graph, given)
+    uses = _uses(forward, graph)
+    boxes = _calls(groups, given, uses, unrolled)  # a module called at each step: a box a call
+    member = {node: key for key, (_, _, nodes) in boxes.items() for node in nodes}
     hidden = {tid for tid, n in given.items() if n.rpartition(".")[0] in groups}
 
     def show(key, t):
@@ -167,7 +173,8 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     # one log colour scale per drawing for the heat maps: one for values, one for gradients
     everything = [show(id(t), t) for t in leaves] + [show(n, made[n]) for n in forward]
     scales = [max((float(np.abs(np.asarray(s[k], np.float64)).max()) for s in everything
-                   if s[k] is not None and s[k] is not UNKNOWN and np.size(s[k]) > 8),
+                   if s[k] is not None and s[k] is not UNKNOWN
+                   and not _as_text(np.asarray(s[k]))),
                   default=0.0) for k in (0, 1)]
 
     def label(title, sub, value, grad):
@@ -181,6 +188,10 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
         ids[id(t)] = f"in{k}"
         title = names.get(id(t)) or ("leaf" if t.requires_grad else "input")
         sub = _shape_of(t)
+        steps = unrolled.steps(uses.get(id(t), []))
+        if steps:  # a loop's weight: one share of the gradient per step, on the arrows
+            sub = " ".join(filter(None, [sub, f"used at {len(steps)} time steps"
+                                         + (", ∇: their sum" if grads else "")]))
         if id(t) in seeds:  # the 1 that the first backward pass started from
             title, sub = "seed", f"∂{deriv.L}/∂{deriv.L}"
         style = "rounded,filled", "#e3f2fd" if t.requires_grad else "#f5f5f5"
@@ -206,32 +217,44 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
         lines.append(_node(ids[node], label(title, sub, *show(node, t)),
                            "ellipse" if t.numel() <= 8 else "box", "rounded,filled", fill,
                            root=node is order[0]))
-    for k, (prefix, nodes) in enumerate(groups.items(), 1):
-        last = [n for n in forward if n in nodes][-1]
-        ids[prefix] = f"mod{k}"
+    for k, (key, (prefix, call, nodes)) in enumerate(boxes.items(), 1):
+        mine = [n for n in forward if n in nodes]
+        # its outputs: what the ops after it use (the output's node, if it is in the box)
+        outs = [n for n in mine if n is order[0]
+                or any(c not in nodes for c in consumers.get(n, ()))] or mine[-1:]
+        ids[key] = f"mod{k}"
         inside = ", ".join(f"{n.rpartition('.')[2]} {N.shape(by_name[n].shape)}"
                            for n in given.values() if n.rpartition(".")[0] == prefix)
-        out = names.get(id(made[last]))  # the name its output goes by in the ops after it
+        out = ", ".join(f"{names[id(made[n])]} {_shape_of(made[n])}".strip() for n in outs
+                        if names.get(id(made[n])))
         inside = f"{inside} → {out}" if out and deriv is None else inside
-        lines.append(_node(ids[prefix], label(prefix, inside, *show(last, made[last])),
-                           "box", "rounded,filled", "#fff8e1", root=last is order[0]))
+        title = f"{prefix} ({call})" if call else prefix
+        lines.append(_node(ids[key], label(title, inside, *show(outs[0], made[outs[0]])),
+                           "box", "rounded,filled", "#fff8e1", root=order[0] in nodes))
 
-    def rep(t):
-        if t.grad_fn is None:  # a parameter drawn inside its module's box: that box
-            return ids.get(id(t)) if id(t) not in hidden else ids[given[id(t)].rpartition(".")[0]]
+    def rep(t, node):
+        if t.grad_fn is None:  # a parameter drawn inside its module's box: none
+            if id(t) not in hidden:
+                return ids.get(id(t))
+            mine = [b for b, (prefix, _, _) in boxes.items()
+                    if prefix == given[id(t)].rpartition(".")[0]]
+            return None if member.get(node) in mine else ids[mine[0]]
         return ids[member[t.grad_fn]] if t.grad_fn in member else ids[t.grad_fn]
 
-    edges = {}  # (from, to, k) -> None: ordered, without repeats
+    edges = {}  # (from, to, k) -> its label or None: ordered, without repeats
     for node in forward:
         dst = ids[member[node]] if node in member else ids[node]
-        uses = {}
-        for t in graph.inputs(node):
+        count = {}
+        for i, t in enumerate(graph.inputs(node)):
             if hasattr(t, "grad_fn"):
-                src = rep(t)
+                src = rep(t, node)
                 if src is not None and src != dst:
-                    k = uses[id(t)] = uses.get(id(t), -1) + 1  # y · y: two edges from y
-                    edges[src, dst, 0 if node in member else k] = None
-    lines += [f"  {a} -> {b};" for a, b, _ in edges]
+                    k = count[id(t)] = count.get(id(t), -1) + 1  # y · y: two edges from y
+                    key = src, dst, 0 if node in member else k
+                    edges[key] = edges.get(key) or _step_label(
+                        unrolled, uses.get(graph.key(t), []), (node, i), trace, precision)
+    lines += [f"  {a} -> {b}" + (f" [label=<{text}>]" if text else "") + ";"
+              for (a, b, _), text in edges.items()]
     # left to right like a circuit for scalars and short chains; top-down for a network
     scalars = all(t.numel() <= 8 for t in list(made.values()) + leaves)
     short = len(ids) <= 6
@@ -324,10 +347,65 @@ def _modules(forward, names, consumers, graph) -> dict:
                     up.add(fn)
                     stack.append(fn)
         nodes = (down & up) - taken
+        # the fused LSTM op stacks h and c: the getitems that split them are the module's too
+        nodes |= {c for n in nodes if N.op_of(n) == "lstm" for c in consumers.get(n, [])
+                  if N.op_of(c) == "getitem"} - taken
         if nodes:
             groups[prefix] = nodes
             taken |= nodes
     return groups
+
+
+def _uses(forward, graph) -> dict:
+    """node or id(leaf) -> [(node, input index)]: where each tensor is used, in forward order."""
+    uses = {}
+    for node in forward:
+        for i, t in enumerate(graph.inputs(node)):
+            if hasattr(t, "grad_fn"):
+                uses.setdefault(graph.key(t), []).append((node, i))
+    return uses
+
+
+def _calls(groups, given, uses, unrolled) -> dict:
+    """box key -> (module path, "step k of n" or None, nodes): a module's ops as one box, or,
+    when each of its parameters is used the same n > 1 times (a cell called in a loop, a module
+    applied twice), as one box per call: the k-th use of each parameter and what follows it
+    until the next call. A loop's calls are its time steps."""
+    boxes = {}
+    for prefix, nodes in groups.items():
+        mine = [[u for u in uses.get(tid, []) if u[0] in nodes] for tid, name in given.items()
+                if name.rpartition(".")[0] == prefix]
+        mine = [unrolled.order(u) for u in mine if u]
+        n = len(mine[0]) if mine else 0
+        direct = [{u[k][0] for u in mine} for k in range(n)]
+        if (n < 2 or any(len(u) != n or len({node for node, _ in u}) != n for u in mine)
+                or sum(map(len, direct)) != len(set().union(*direct))):
+            boxes[prefix] = prefix, None, nodes
+            continue
+        word = "step" if any(unrolled.steps(u) for u in mine) else "call"
+        parts = [set(d) for d in direct]
+        for node in nodes - set().union(*direct):  # with the latest call it is computed from
+            k = max(k for k, d in enumerate(direct) if any(node in unrolled.below(x) for x in d))
+            parts[k].add(node)
+        for k, part in enumerate(parts, 1):
+            boxes[f"{prefix}#{k}"] = prefix, f"{word} {k} of {n}", part
+    return boxes
+
+
+def _step_label(unrolled, uses, use, trace, precision) -> str | None:
+    """The label of an arrow from a loop's weight to its use at one time step: the step, and its
+    share of the weight's gradient (all of it if it has a few entries, else its norm)."""
+    found = unrolled.steps(uses) and unrolled.step(uses, use)
+    if not found:
+        return None
+    text = f"step {found[0]}"
+    share = trace.edges.get(use) if trace is not None else None
+    if share is not None:
+        g = np.asarray(share[1])
+        text += (f": ∇ {N.array(g, precision)}" if g.size <= 4
+                 else f": ‖∇‖ {N.number(np.sqrt(np.sum(g.astype(np.float64) ** 2)), 3)}")
+    color = GRAD_COLOR if share is not None else "#616161"
+    return f'<FONT POINT-SIZE="9" COLOR="{color}">{_esc(text)}</FONT>'
 
 
 def _shape_of(t) -> str:
@@ -374,7 +452,7 @@ def _show(a, color, precision, scale=0.0, mark=""):
     and a heat map in its shape, on the drawing's log ``scale``; ``mark`` (∇) starts a
     gradient, so that it is told from a value without its colour."""
     font = f'<FONT COLOR="{color}">'
-    if a.size <= 25 and (a.ndim == 0 or a.shape[-1] <= 6):  # rows short enough to read
+    if _as_text(a):
         texts = ([N.array(r, precision) for r in a] if a.ndim == 2 else
                  [N.array(r, precision) for r in a.reshape(-1, a.shape[-1])] if a.ndim > 2 else
                  [N.array(a, precision)])
@@ -386,6 +464,11 @@ def _show(a, color, precision, scale=0.0, mark=""):
     stats = mark + "min {}  mean {}  max {}".format(*(N.number(v, 3) for v in stat))
     return [f'<TR><TD>{font}<FONT POINT-SIZE="9">{_esc(stats)}</FONT></FONT></TD></TR>',
             f"<TR><TD>{_heatmap(a, color, scale or scale_of(a))}</TD></TR>"]
+
+
+def _as_text(a) -> bool:
+    """Is ``a`` written as numbers (up to 25, in rows short enough to read), not a heat map?"""
+    return a.size <= 25 and (a.ndim == 0 or a.shape[-1] <= 6)
 
 
 def scale_of(a) -> float:

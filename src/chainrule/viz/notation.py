@@ -32,13 +32,17 @@ GATE = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "matmul"
 
 
 def number(v, precision: int = 4) -> str:
-    """1.36787944 -> '1.3679', 1.0 -> '1', 1e-9 -> '1e-09'."""
+    """1.36787944 -> '1.3679' (``precision`` decimals), 0.000165743 -> '0.0001657' (below 0.1,
+    ``precision`` significant digits), 1.0 -> '1', 1e-9 -> '1e-09'."""
     v = float(v)
     if not np.isfinite(v):
         return str(v)
     if v != 0 and (abs(v) < 10.0 ** -precision or abs(v) >= 1e6):
         return f"{v:.{precision}g}"
-    s = f"{v:.{precision}f}".rstrip("0").rstrip(".")
+    decimals = precision
+    if v != 0 and abs(v) < 0.1:  # as many digits as it has meaning: not 0.0002 for 0.0001657
+        decimals = precision - 1 - int(np.floor(np.log10(abs(v))))
+    s = f"{v:.{decimals}f}".rstrip("0").rstrip(".")
     return "0" if s == "-0" else s
 
 
@@ -275,7 +279,8 @@ class Names:
     """Names for the tensors of a graph: the ones given, then letters in order of first use."""
 
     def __init__(self, given=None, output=None, first=("f", "y", "L")):
-        self._letters = iter("abcdeghkmnpqrstuvwyzxijlo")  # f is the output's
+        # f is the output's; no l or o, which read as 1 and 0
+        self._letters = iter("abcdeghkmnpqrstuvwyzxij")
         self._count = 0
         self.by_id = {}
         for name, t in given or ():

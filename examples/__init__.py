@@ -1,9 +1,13 @@
-"""The worked examples: ``chainrule demo NAME``, ``python examples/NAME.py``, or ``run_demo``.
+"""The worked examples: ``python examples/NAME.py``, ``chainrule demo NAME``, or ``run_demo``.
 
-Each demo derives one classic backpropagation example with chainrule's tools (``explain``,
-``draw_graph``, ``gradcheck``/``check_graph``), prints the derivation and, given an output
-directory, saves its graph or plot. ``run(out_dir)`` in each module returns a ``Demo``: the
-text, and the numbers the tests assert.
+This folder is the package ``chainrule.examples`` (``src/chainrule/examples`` links to it), so
+that the installed command runs the very files a learner reads: one copy of each example.
+``chainrule demo NAME --source`` prints where its file is.
+
+Each example derives one classic backpropagation lesson with chainrule's tools (``explain``,
+``draw_graph``, ``gradcheck``/``check_graph``, hooks, the monitor), prints the derivation and,
+given an output directory, saves its graph or plot. ``run(out_dir)`` in each module returns a
+``Demo``: the text, and the numbers the tests assert.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ DEMOS = {
                "the gradient"),
     "gradient-penalty": ("gradient_penalty", "a WGAN-GP critic: a conv net trained on ‖∇ₓD‖, a "
                          "gradient of a gradient"),
+    "grad-cam": ("grad_cam", "Grad-CAM with module hooks: where the CNN looks in an MNIST digit, "
+                 "as heat maps"),
+    "vanishing-gradients": ("vanishing_gradients", "a 10-layer MLP on MNIST four ways (sigmoid, "
+                            "tanh, ReLU + He, ReLU + BatchNorm): gradient norms per layer"),
+    "bptt": ("bptt", "backpropagation through time: ‖∂L/∂h_t‖ over 100 steps of a tanh RNN "
+             "against an LSTM, the gradient vanishing through time"),
 }
 
 
@@ -59,10 +69,24 @@ class Demo:
 
 
 def module(name: str):
-    """The module of demo ``name`` ("sigmoid-graph" -> ``chainrule.viz.demos.sigmoid_graph``)."""
+    """The module of demo ``name`` ("sigmoid-graph" -> ``chainrule.examples.sigmoid_graph``)."""
     if name not in DEMOS:
         raise KeyError(f"demo: no demo named {name!r}; the demos are: {', '.join(DEMOS)}")
     return importlib.import_module(f".{DEMOS[name][0]}", __name__)
+
+
+def positive(text: str) -> int:
+    """An argparse type for the examples' scripts: an integer of at least 1."""
+    import argparse
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def source(name: str) -> str:
+    """The file of demo ``name``: the code ``chainrule demo NAME`` runs."""
+    return module(name).__file__
 
 
 def run_demo(name: str, out_dir=None) -> str:
@@ -82,4 +106,4 @@ def main(name: str, argv=None) -> None:
     print(demo.text)
 
 
-__all__ = ["DEMOS", "Demo", "run_demo", "module"]
+__all__ = ["DEMOS", "Demo", "run_demo", "module", "source"]
