@@ -530,7 +530,7 @@ def main() -> int:
 
 # sections other scripts write into BENCHMARKS.md (benchmarks/distributed.py, the W7/W8 run),
 # kept when this script rewrites the file
-KEPT_SECTIONS = ("## Sequences: W7 and W8", "## Distributed (issue 19)")
+KEPT_SECTIONS = ("## Sequences: W7 and W8", "## Distributed (issue 19)", "## Training monitor")
 
 
 def kept_sections(path: Path) -> str:
