@@ -85,8 +85,10 @@ def positive(text: str) -> int:
 
 
 def source(name: str) -> str:
-    """The file of demo ``name``: the code ``chainrule demo NAME`` runs."""
-    return module(name).__file__
+    """The file of demo ``name``: the code ``chainrule demo NAME`` runs (examples/NAME.py in a
+    checkout, the link resolved)."""
+    from pathlib import Path
+    return str(Path(module(name).__file__).resolve())
 
 
 def run_demo(name: str, out_dir=None) -> str:

@@ -27,6 +27,14 @@ def _int_from(low: int):
 _positive_int, _non_negative_int = _int_from(1), _int_from(0)
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 (a free one) to 65535."""
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text}")
+    return value
+
+
 def _folder(text: str) -> str:
     """An argparse type: a path that is not empty (an unset shell variable)."""
     if not text.strip():
@@ -194,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
                         "TensorFlow Playground: chainrule trains a network on 2-D data; pause on "
                         "any step to see that batch's backward pass. Needs "
                         "pip install 'chainrule[playground]'.")
-    pg.add_argument("--port", type=_non_negative_int, default=8000,
+    pg.add_argument("--port", type=_port, default=8000,
                     help="the port on 127.0.0.1 (default: 8000; 0: a free one)")
     pg.add_argument("--open", action="store_true", help="open the page in the default browser")
     sa = sub.add_parser("sample", help="draw words from a character model trained by train "

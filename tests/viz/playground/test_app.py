@@ -94,6 +94,10 @@ def test_command_options():
     out = subprocess.run([sys.executable, "-m", "chainrule", "playground", "--port", "-1"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--port: must be an integer >= 0, got -1" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "chainrule", "playground", "--port", "99999"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "must be a port from 0 to 65535, got 99999" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_the_command_prints_its_url_and_serves_the_page():
