@@ -236,3 +236,57 @@ def test_the_legend_scale_comes_from_the_heat_maps_drawn_only():
     f.backward()
     dot = cr.viz.draw_graph(f, names={"small": small, "big": big}).source
     assert "(values 0.5, gradients 1)" in dot
+
+
+# -- round two, last items: getitem in maths, options as keywords ----------------------------------
+
+def test_getitem_is_written_as_indexing_and_its_backward_as_maths():
+    s = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    a = s[0, 1]
+    r = s[1:]
+    text = cr.viz.explain(a * 3 + r.sum(), names={"s": s, "a": a, "r": r}, format="steps").text()
+    lines = [line.strip() for line in text.splitlines()]
+    assert "a = s[0, 1] = 2" in lines and "r = s[1:] = [[3, 4]]" in lines
+    assert "∂f/∂s += ∂f/∂a at s[0, 1], 0 elsewhere = [[0, 3], [0, 0]]" in text
+    assert "∂f/∂s += ∂f/∂r at s[1:], 0 elsewhere = [[0, 0], [1, 1]]" in text
+    assert "getitem" not in text
+    # an entry picked twice gets the sum of its two shares
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    text = cr.viz.explain((x[[0, 2, 0]] ** 2).sum(), names={"x": x}, format="steps").text()
+    assert "at x[[0, 2, 0]], 0 elsewhere (an entry picked twice gets the sum)" in text
+    assert "∂f/∂x = [4, 0, 6]" in text  # 2·1 + 2·1 at x[0]
+
+
+def test_options_are_keywords_and_running_statistics_get_no_letters():
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
+    W = cr.tensor(rng.standard_normal((2, 1, 2, 2)), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(2), requires_grad=True)
+    bn = cr.nn.BatchNorm2d(2).double()
+    h = bn(F.conv2d(x, W, b, stride=1))
+    z = h.flatten(1)
+    f = F.softmax(z, dim=1)[0, 1] + z.max(1)[0].sum()
+    names = {"x": x, "W": W, "b": b, "gamma": bn.weight, "beta": bn.bias, "z": z}
+    text = cr.viz.explain(f, names=names, format="steps").text()
+    assert "= conv2d(x, W, b, stride=1) = " in text
+    assert "= batch_norm(a, gamma, beta) = " in text  # training: no running statistics, no eps
+    assert "= softmax(z, dim=1) = " in text and "= max(z, dim=1) = " in text
+    assert "const" not in text
+    bn.eval()
+    f = bn(F.conv2d(x, W, b, stride=2, padding=1)).sum()
+    e = cr.viz.explain(f, names=names, format="steps")
+    assert "= conv2d(x, W, b, stride=2, padding=1) = " in e.text()
+    assert "= batch_norm(a, gamma, beta, training=False) = " in e.text()
+    letters = {n for n, _, _ in e.leaves}
+    assert letters == {"x", "W", "b", "gamma", "beta"}  # the running statistics are not leaves
+    # and no letter went to them: a is the conv's output, then c (b is taken), not e
+    assert "c = batch_norm(a, gamma, beta, training=False) = " in e.text()
+    assert {s.name for s in e} == {"a", "c", "f"}
+
+
+def test_tanh_shows_its_jacobian_as_a_diagonal_matrix():
+    z = cr.tensor([0.5, -1.0], requires_grad=True)
+    text = cr.viz.explain(z.tanh().sum(), names={"z": z}, format="steps").text()
+    d = 1 - np.tanh([0.5, -1.0]) ** 2
+    matrix = cr.viz.notation.array(np.diag(d))
+    assert f"(the Jacobian ∂a/∂z is diagonal, diag(1 - tanh²(z)) = {matrix}" in text

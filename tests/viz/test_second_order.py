@@ -360,7 +360,7 @@ def test_constants_the_backward_pass_made_are_listed():
     (g,) = cr.autograd.grad(y, x, create_graph=True)
     lines = lines_of(explain(g, names={"x": x, "y": y}))
     assert "c = -1   (a constant)" in lines and "e = [[0, -1, 0]]   (a constant)" in lines
-    assert "in one line: g = e - exp(log_softmax(x, 1)) · c" in lines
+    assert "in one line: g = e - exp(log_softmax(x, dim=1)) · c" in lines
 
 
 def test_ordinary_graphs_are_not_taken_for_gradients():

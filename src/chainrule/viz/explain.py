@@ -75,7 +75,8 @@ class Explanation(list):
     def text(self) -> str:
         f, d = self.output_name, self.derivative
         if d is None:
-            lines = ["Forward pass"] + [f"  {s.forward_text}" for s in reversed(self)]
+            lines = ["Forward pass"] + [f"  {line}" for s in reversed(self)
+                                        for line in s.constants + [s.forward_text]]
             lines += ["", f"Backward pass (the chain rule, from {f} back to the inputs)"]
         else:
             lines = self._intro() + ["", self._forward_head()]
@@ -219,7 +220,7 @@ class Explanation(list):
 
 
 def explain(output, wrt=None, precision: int = 4, format: str = "text", names=None,
-            file=None) -> Explanation:
+            file=None, expand_modules: bool = False) -> Explanation:
     """Walk the backward pass of ``output`` in order and write each step of the chain rule.
 
     ``wrt``: the tensors whose gradients you want (a tensor, a list, a dict name -> tensor or
@@ -248,9 +249,29 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
         x = cr.tensor(2.0, requires_grad=True)
         (g,) = cr.autograd.grad(x ** 3, x, create_graph=True)
         cr.viz.explain(g, names={"x": x})   # g = 1 · (3 · x²) = 12;  ∂g/∂x = 12
+
+    ``expand_modules``: False (the default) shows one step per op, a module's fused op (linear,
+    conv2d, batch_norm, cross_entropy, softmax, ...) as one step with its rule; True opens each
+    fused op into the primitive ops it stands for (linear as ``x @ Wᵀ`` then ``+ b``, the bias's
+    gradient summed over the batch; cross-entropy as log_softmax, the pick of each row's target,
+    the mean), with the same gradients at the leaves.
     """
     if format not in ("text", "markdown", "steps"):
         raise ValueError(f"explain: format must be 'text', 'markdown' or 'steps', got {format!r}")
+    if expand_modules and getattr(output, "grad_fn", None) is not None:
+        from .expand import counterpart, expand
+        output, new, notes = expand(output)
+        names = [(n, counterpart(new, t)) for n, t in N.named(names)[0]]
+        pairs, tensors = N.named(wrt)
+        wrt = ([(n, counterpart(new, t)) for n, t in pairs] if pairs
+               else None if tensors is None else [counterpart(new, t) for t in tensors])
+        return _explain(output, wrt, precision, format, names, file, notes)
+    return _explain(output, wrt, precision, format, names, file)
+
+
+def _explain(output, wrt, precision, format, names, file, notes=None) -> Explanation:
+    """``explain``; ``notes``: id(tensor) -> what it is, for the constants an opened module made
+    (listed before the step that first uses them)."""
     wrt_pairs, wanted = N.named(wrt)
     given = N.named(names)[0] + wrt_pairs
     tr = R.trace(output)
@@ -266,6 +287,8 @@ def explain(output, wrt=None, precision: int = 4, format: str = "text", names=No
     unrolled = Unrolled(tr.graph, {id(t): n for n, t in given})
     steps = [_step(node, tr, nm, fmt, keep, targets, unrolled) for node in tr.order
              if node in keep]
+    if notes:
+        _constants(steps, tr, nm, fmt, {id(t) for _, t in given}, notes)
     if deriv is not None:
         _constants(steps, tr, nm, fmt, {id(t) for _, t in given})
         for s in steps:
@@ -308,18 +331,20 @@ class _Fmt:
         return N.partial(self.f, name)
 
 
-def _constants(steps, tr, nm, fmt, given):
+def _constants(steps, tr, nm, fmt, given, notes=None):
     """In a gradient's graph, the values of the constants a recorded backward pass made (``c =
     -1``), each listed before the step that first uses it: those are not the caller's, so the
-    names they got say nothing."""
+    names they got say nothing. ``notes``: only those constants, each with what it is."""
     seen = set()
     for s in reversed(steps):
         for i, t in enumerate(tr.inputs(s.node)):
             if (hasattr(t, "grad_fn") and t.grad_fn is None and not t.requires_grad
-                    and id(t) not in seen | given | fmt.numbers):
+                    and id(t) not in seen | given | fmt.numbers
+                    and (notes is None or id(t) in notes)):
                 seen.add(id(t))
                 value = tr.graph.input_value(s.node, i)
-                s.constants.append(f"{nm(t)} = {fmt(value)}   (a constant)")
+                why = "a constant" if notes is None else notes[id(t)]
+                s.constants.append(f"{nm(t)} = {fmt(value)}   ({why})")
 
 
 def _relevant(forward, targets, tr):
@@ -336,7 +361,7 @@ def _relevant(forward, targets, tr):
 
 def _step(node, tr, nm, fmt, keep, targets, unrolled=None) -> Step:
     out, inputs, value = tr.made[node], tr.inputs(node), tr.graph.value(node)
-    name, names = nm(out), N.operands(inputs, nm, fmt.p, fmt.numbers)
+    name, names = nm(out), N.operands(inputs, nm, fmt.p, fmt.numbers, node)
     formula = N.formula(node, names)
     upstream = tr.grad.get(node)
     step = Step(node, N.op_of(node), name, formula, value, upstream)
@@ -369,8 +394,8 @@ def _step(node, tr, nm, fmt, keep, targets, unrolled=None) -> Step:
         lines.append((head if len(step.grads) == 1 else " " * len(head)) + term.text)
         if term.note:
             lines.append(" " * len(head) + term.note)
-    if (step.grads and step.op not in N.ELEMENTWISE | {"matmul", "sum", "mean"}
-            and _maths(node) is None and N.rule(node)):
+    if (step.grads and step.op not in N.ELEMENTWISE | {"matmul", "sum", "mean", "getitem"}
+            and not formula.endswith("ᵀ") and _maths(node) is None and N.rule(node)):
         lines.append(" " * len(head) + f"({step.op}: {N.rule(node)})")
     if not step.grads:
         why = _why(tr.skipped.get(node), node, names) or ("unknown: a node after it could not be run again"
@@ -446,10 +471,22 @@ def _term(node, i, t, tr, nm, fmt, names, is_root) -> GradTerm:
             chain += [up_value + (_factor(s) if up_value else s) for s in local + [value]]
         else:  # tensors: the rule, then the result
             chain = [f"{upstream} ⊙ {_factor(s)}" for s in [N.partial(y, x)] + (local or [value])]
+            if (len(node.inputs) == 1 and term.local and 1 < local_raw.size <= 4
+                    and local_raw.shape == np.shape(up)):  # a small vector: its Jacobian
+                jac = np.diag(np.asarray(local_raw, np.float64).reshape(-1))
+                term.note = (f"(the Jacobian ∂{y}/∂{x} is diagonal, diag({term.local}) = "
+                             f"{fmt(jac)}: each entry of {y} depends on its own entry of {x}, "
+                             f"so ⊙ is the product with it)")
     elif op == "matmul":
         other = names[1 - i] or "B"
         term.local = (f"{fmt.d(y)} @ {N.whole(other)}ᵀ" if i == 0
                       else f"{N.whole(other)}ᵀ @ {fmt.d(y)}")
+        chain = [term.local]
+    elif op == "getitem" and i == 0:
+        term.local = N.getitem_rule(node, x, upstream or "1")
+        chain = [term.local]
+    elif op == "permute" and i == 0 and N.formula(node, names).endswith("ᵀ"):
+        term.local = f"({upstream})ᵀ" if upstream else "1ᵀ"
         chain = [term.local]
     elif op in ("sum", "mean"):
         n = np.size(t._data) // max(np.size(up), 1)

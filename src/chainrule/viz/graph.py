@@ -103,7 +103,7 @@ class Graph:
 
 def draw_graph(output, params=None, show_values: bool = True, show_grads: bool = True,
                collapse_modules: bool = False, rankdir: str | None = None,
-               precision: int = 4, names=None) -> Graph:
+               precision: int = 4, names=None, expand_modules: bool = False) -> Graph:
     """Draw everything that produced ``output``: one node per op and per leaf, each with its
     shape, its forward value (green) and, once ``backward`` has run, its gradient (red).
 
@@ -124,7 +124,15 @@ def draw_graph(output, params=None, show_values: bool = True, show_grads: bool =
     (after ``g.backward()``) are second derivatives, ∂g/∂·, on every node and leaf. Name the
     function (``params={..., "L": loss}``) to shade L's own forward pass grey and see which
     nodes hold a gradient of L (``∂L/∂h``).
+
+    ``expand_modules``: draw each fused op (linear, conv2d, batch_norm, cross_entropy, ...) as
+    the primitive ops it stands for, as ``explain(..., expand_modules=True)`` tells them.
     """
+    if expand_modules and getattr(output, "grad_fn", None) is not None:
+        from .expand import counterpart, expand
+        output, new, _ = expand(output)
+        params = [(n, counterpart(new, t)) for n, t in N.named(params)[0]]
+        names = [(n, counterpart(new, t)) for n, t in N.named(names)[0]]
     graph = R.Graph(output)
     order = graph.order
     forward = list(reversed(order))
@@ -274,7 +282,7 @@ def _title(node, name, inputs, nm, seeds, precision) -> str | None:
     box, or the name is itself an equation."""
     if "=" in name:
         return None
-    formula = N.formula(node, N.operands(inputs, nm, precision, seeds))
+    formula = N.formula(node, N.operands(inputs, nm, precision, seeds, node))
     return f"{name} = {formula}" if len(formula) <= 28 else None
 
 

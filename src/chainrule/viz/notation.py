@@ -76,12 +76,15 @@ def plus(terms: list) -> str:
     return text
 
 
-def operands(inputs, nm, precision: int = 4, numbers=()) -> list:
+def operands(inputs, nm, precision: int = 4, numbers=(), node=None) -> list:
     """The names an op's formula uses for its inputs: the tensor's name (``nm``, a ``Names``),
-    ``1`` for a seed of ones (ids in ``numbers``), a number for a constant, None for an option."""
+    ``1`` for a seed of ones (ids in ``numbers``), a number for a constant, None for an option
+    (and for a buffer of ``node``: running statistics get no name)."""
     names = []
-    for a in inputs:
-        if hasattr(a, "grad_fn"):
+    for i, a in enumerate(inputs):
+        if node is not None and hasattr(a, "grad_fn") and hidden(node, i):
+            names.append(None)
+        elif hasattr(a, "grad_fn"):
             names.append("1" if id(a) in numbers else nm(a))
         elif isinstance(a, (bool, str, tuple, type(None), slice)):
             names.append(None)  # an option of the op, not an operand
@@ -127,9 +130,142 @@ def formula(node, names: list, bare: bool = False) -> str:
         return wrap(names[0]) + power(names[1])
     if op == "linear" and len(names) == 3:  # y = x Wᵀ + b, the bias optional
         return _fill("{0} @ {1}ᵀ" + (" + {2}" if names[2] is not None else ""), names, bare)
+    if op == "getitem" and _index_of(node) is not _NONE:  # s[0, 1], s[1:]
+        return f"{wrap(names[0]) if not bare else names[0]}[{index(_index_of(node))}]"
+    if op == "permute" and len(node.inputs) == 2 and tuple(node.inputs[1]) == (1, 0):
+        return (wrap(names[0]) if not bare else names[0]) + "ᵀ"  # W.T
     if _templated(node, names):
         return _fill(FORMULA[op], names, bare)
+    parts = _call(node, names)
+    if parts is not None:
+        return f"{op}({', '.join(parts)})"
     return f"{op}({', '.join(tensors)})"
+
+
+# the options an op's formula shows as keywords (``softmax(z, dim=1)``), unless they hold the
+# default given here; an op's other non-tensor inputs (the indices max returns, the output size
+# a pool computed) are its inner workings, and running statistics are buffers: neither is shown
+OPTIONS = {"dim": None, "stride": None, "kernel_size": None, "padding": 0, "dilation": 1,
+           "groups": 1, "output_padding": 0, "keepdim": False, "training": True,
+           "eps": 1e-5, "negative_slope": None, "reduction": "mean", "label_smoothing": 0.0,
+           "ignore_index": -100, "ceil_mode": False, "count_include_pad": True, "alpha": None,
+           "beta": None, "threshold": None, "value": None, "min_val": None, "max_val": None,
+           "approximate": "none", "p": None}
+BUFFERS = {"running_mean", "running_var"}
+
+
+def _params(node) -> list | None:
+    """The names of the node's positional inputs, from its forward's signature (None where that
+    does not say: a forward of ``*args``)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(type(node).forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind in (p.VAR_POSITIONAL,) for p in params) or len(params) < len(node.inputs):
+        return None
+    return [p.name for p in params]
+
+
+def hidden(node, i: int) -> bool:
+    """Is input ``i`` of the node a buffer (a running statistic), not an operand to name?"""
+    params = _params(node)
+    return params is not None and i < len(params) and params[i] in BUFFERS
+
+
+def _call(node, names) -> list | None:
+    """The arguments of ``op(...)``: the operands' names, then the options as keywords."""
+    params = _params(node)
+    if params is None:
+        return None
+    args, options = [], {}
+    for i, (a, n) in enumerate(zip(node.inputs, names)):
+        param = params[i]
+        if param in BUFFERS:
+            continue
+        if hasattr(a, "grad_fn"):
+            args.append(n or "?")
+        elif param in OPTIONS:
+            options[param] = a
+        elif param not in ("idx", "indices", "out_size", "divisor", "index", "mask", "shape"):
+            if a is not None and n is not None and not isinstance(a, np.ndarray):
+                args.append(n)
+    options.update({k: v for k, v in (getattr(node, "kwargs", None) or {}).items()
+                    if k in OPTIONS})
+    for k, v in options.items():
+        v = _option(v)
+        if v is not None and (OPTIONS[k] is None or v != _option(OPTIONS[k])):
+            args.append(f"{k}={v}")
+    return args
+
+
+def _option(v) -> str | None:
+    """An option's value as written: ``1`` for ``(1, 1)``, ``'mean'`` for a string."""
+    if v is None:
+        return None
+    if isinstance(v, (tuple, list)) and v and all(x == v[0] for x in v):
+        v = v[0]
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, float, np.number)):
+        return number(v)
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(_option(x) or "None" for x in v) + ")"
+    return None
+
+
+_NONE = object()
+
+
+def _index_of(node):
+    """The index of a getitem node (``_NONE`` if it kept none)."""
+    if len(node.inputs) > 1:
+        return node.inputs[1]
+    return (getattr(node, "kwargs", None) or {}).get("index", getattr(node, "index", _NONE))
+
+
+def getitem_rule(node, x: str, g: str) -> str:
+    """``∂f/∂a at s[0, 1], 0 elsewhere``: getitem's backward in maths."""
+    ix = _index_of(node)
+    parts = ix if isinstance(ix, tuple) else (ix,)
+    arrays = [np.asarray(getattr(p, "_data", p)) for p in parts
+              if not isinstance(p, (slice, type(None), type(Ellipsis), int))]
+    text = f"{g} at {x}[{index(ix)}], 0 elsewhere"
+    if arrays and all(a.dtype != bool for a in arrays):
+        try:
+            rows = np.stack(np.broadcast_arrays(*arrays), -1).reshape(-1, len(arrays))
+            if len(np.unique(rows, axis=0)) < len(rows):
+                text += " (an entry picked twice gets the sum)"
+        except ValueError:
+            pass
+    return text
+
+
+def index(ix) -> str:
+    """An index as written inside ``x[...]``: ``0, 1``, ``1:``, ``::2``, ``..., 0``, ``[0, 2]``."""
+    if isinstance(ix, tuple):
+        return ", ".join(_one_index(i) for i in ix) if ix else "()"
+    return _one_index(ix)
+
+
+def _one_index(i) -> str:
+    if i is None:
+        return "None"
+    if i is Ellipsis:
+        return "..."
+    if isinstance(i, slice):
+        text = ("" if i.start is None else str(i.start)) + ":" + (
+            "" if i.stop is None else str(i.stop))
+        return text + (f":{i.step}" if i.step is not None else "")
+    a = np.asarray(getattr(i, "_data", i))
+    if a.ndim == 0:
+        return str(a.item())
+    if a.dtype == bool:
+        return "mask"
+    return "[" + ", ".join(str(x) for x in a.reshape(-1)) + "]" if a.size <= 8 else "idx"
 
 
 def _templated(node, names) -> bool:

@@ -173,8 +173,8 @@ def name_tensors(nm, graph, d: Derivative | None, numbers=(), keep=None) -> None
     def name_all(shown):
         for node in shown:
             if keep is None or node in keep:
-                for t in graph.inputs(node):
-                    if hasattr(t, "grad_fn") and id(t) not in numbers:
+                for i, t in enumerate(graph.inputs(node)):
+                    if hasattr(t, "grad_fn") and id(t) not in numbers and not N.hidden(node, i):
                         nm(t)
                 nm(graph.made[node])
 
