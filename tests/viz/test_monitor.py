@@ -126,6 +126,34 @@ def test_records_match_numpy_on_the_same_weights_gradients_and_activations():
     assert len(mon.records) == 6 and mon.losses == [loss.item()]
 
 
+def test_large_gradients_exact_norms_mean_and_max_and_a_sampled_abs_mean():
+    # 3001 x 40 = 120,040 weights: above GRAD_SAMPLE (so grad_abs_mean is sampled) and not a
+    # multiple of the 1024-wide rows the sums are taken in (so the tail counts too)
+    cr.manual_seed(3)
+    net = nn.Sequential(nn.Linear(40, 3001), nn.Tanh(), nn.Linear(3001, 2))
+    net.double()
+    xs, ys = batches(1, (40,), 2)
+    xs = [x.double() for x in xs]
+    w0 = np.asarray(net[0].weight).copy()
+    mon = TrainingMonitor(net, every=1, log=None)
+    train(net, xs, ys, 1, lr=0.01, mon=mon)
+    g = np.asarray(net[0].weight.grad).ravel()
+    assert g.size > TrainingMonitor.GRAD_SAMPLE
+    r = mon.latest()["0"]
+    assert r["grad_norm"] == pytest.approx(np.sqrt(np.sum(g ** 2)), rel=1e-12)
+    assert r["grad_mean"] == pytest.approx(g.mean(), rel=1e-9, abs=1e-15)
+    assert r["grad_abs_max"] == np.abs(g).max()  # exact: the largest and the smallest
+    m = g.size // 1024  # evenly spaced runs of 1024 consecutive elements
+    runs = g[:m * 1024].reshape(m, 1024)[::-(-m // (TrainingMonitor.GRAD_SAMPLE // 1024))]
+    assert runs.size <= TrainingMonitor.GRAD_SAMPLE
+    assert r["grad_abs_mean"] == pytest.approx(np.abs(runs).mean(), rel=1e-12)
+    assert r["grad_abs_mean"] == pytest.approx(np.abs(g).mean(), rel=0.05)
+    w1 = np.asarray(net[0].weight)
+    assert r["weight_norm"] == pytest.approx(np.linalg.norm(w1), rel=1e-12)
+    assert r["update_ratio"] == pytest.approx(np.linalg.norm(w1 - w0) / np.linalg.norm(w0),
+                                              rel=1e-12)
+
+
 def test_dead_channels_of_a_conv_layer():
     cr.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))

@@ -20,7 +20,9 @@ BatchNorm, ...), on its ``weight`` (or, without one, all its own parameters toge
 
     weight_norm   ‖w‖ after the optimizer step
     grad_norm     ‖∂L/∂w‖ (p.grad, read in ``step()``); grad_mean, grad_std, grad_abs_mean and
-                  grad_abs_max over its elements
+                  grad_abs_max over its elements (grad_abs_mean, which only gradient_flow.png
+                  draws, over about GRAD_SAMPLE (32768) of them where there are more: evenly
+                  spaced runs of 1024 consecutive elements)
     update_ratio  ‖w_after − w_before‖ / ‖w_before‖, w_before copied when the step's forward starts
                   (None for a layer without a gradient: frozen, or outside this step's loss)
 
@@ -94,6 +96,9 @@ def _sumsq(a: np.ndarray) -> float:
     return s
 
 
+ROW = 1024  # a long vector is summed as rows this long (and |g| sampled in runs this long)
+
+
 class _Scratch:
     """Arrays reused from one recorded step to the next: ones (a sum is a dot product with
     them, which BLAS does several times faster than NumPy's pairwise sum) and a buffer."""
@@ -109,18 +114,37 @@ class _Scratch:
         return a[:n]
 
     def sum(self, v: np.ndarray) -> float:
-        return float(np.dot(v, self.get("ones", v.size, v.dtype)))
+        """Σ v: a long vector as rows of ROW, summed down the columns by BLAS's matrix-vector
+        product, so that the ones read are short (they are cold in the cache at one step in N)."""
+        m = v.size // ROW
+        if m < 2:
+            return float(np.dot(v, self.get("ones", v.size, v.dtype)))
+        ones = self.get("ones", max(m, ROW), v.dtype)
+        columns = np.dot(ones[:m], v[:m * ROW].reshape(m, ROW))
+        tail = v[m * ROW:]
+        return float(np.dot(columns, ones[:ROW])) + float(np.dot(tail, ones[:tail.size]))
 
-    def grad_stats(self, g: np.ndarray) -> dict:
-        """‖g‖, and the mean, std, mean |g| and max |g| of its elements."""
+    def grad_stats(self, g: np.ndarray, sample: int) -> dict:
+        """‖g‖, and the mean, std, mean |g| and max |g| of its elements. The mean |g| of a
+        gradient of more than ``sample`` elements is taken over about ``sample`` of them: evenly
+        spaced runs of ROW consecutive elements (it is only drawn, in gradient_flow.png)."""
         v, n = g.reshape(-1), max(g.size, 1)
         ss = _sumsq(v)
         mean = self.sum(v) / n
-        absolute = np.abs(v, out=self.get("buffer", v.size, v.dtype))
-        return {"grad_norm": math.sqrt(ss), "grad_mean": mean,
-                "grad_std": math.sqrt(max(ss / n - mean * mean, 0.0)),
-                "grad_abs_mean": self.sum(absolute) / n,
-                "grad_abs_max": float(absolute.max()) if v.size else 0.0}
+        stats = {"grad_norm": math.sqrt(ss), "grad_mean": mean,
+                 "grad_std": math.sqrt(max(ss / n - mean * mean, 0.0)),
+                 "grad_abs_mean": 0.0, "grad_abs_max": 0.0}
+        if v.size:
+            # max |g| from the largest and the smallest: two reads, no |g| written out
+            # (np.maximum, not max(): a NaN is kept)
+            stats["grad_abs_max"] = float(np.maximum(v.max(), -v.min()))
+            part = v
+            if v.size > sample:  # runs of ROW consecutive elements, evenly spaced: whole rows
+                m = v.size // ROW  # of a weight matrix, so that no column is left out
+                part = v[:m * ROW].reshape(m, ROW)[::-(-m // max(sample // ROW, 1))].reshape(-1)
+            absolute = np.abs(part, out=self.get("buffer", part.size, v.dtype))
+            stats["grad_abs_mean"] = self.sum(absolute) / absolute.size
+        return stats
 
     def mean_std(self, y: np.ndarray) -> tuple:
         """The mean and standard deviation of all of ``y``'s elements (two passes)."""
@@ -143,6 +167,7 @@ class TrainingMonitor:
     UPDATE_RANGE = (1e-5, 1e-1)
     UPDATE_PATIENCE = 3  # recorded steps in a row out of UPDATE_RANGE before it is said
     SAMPLE = 4096  # activation values kept per layer for the histograms (first and last step)
+    GRAD_SAMPLE = 1 << 15  # grad_abs_mean of a larger gradient: over about this many elements
 
     def __init__(self, model, every: int = 10, log=print, *, start: int = 0) -> None:
         """``start``: the number of the first step (a resumed run's global step); that step is
@@ -171,6 +196,7 @@ class TrainingMonitor:
         self._said: set = set()
         self._streak: dict = {}  # (layer, "low" or "high") -> recorded steps out of the band
         self._closed = False
+        self._hooks = [(m, self._activation_hook(name)) for name, m in self.layers.items()]
         self._arm()
 
     # -- the hooks, armed only for a recorded step ------------------------------------------------
@@ -180,8 +206,8 @@ class TrainingMonitor:
         self._capturing = self._forward_done = False
         self._handles = [self.model.register_forward_pre_hook(self._root_pre),
                          self.model.register_forward_hook(self._root_post)]
-        for name, m in self.layers.items():
-            self._handles.append(m.register_forward_hook(self._activation_hook(name)))
+        for m, hook in self._hooks:
+            self._handles.append(m.register_forward_hook(hook))
 
     def _disarm(self) -> None:
         for h in self._handles:
@@ -200,8 +226,8 @@ class TrainingMonitor:
         kept = self._kept.get(name)
         if kept is None or kept.shape != w.shape or kept.dtype != w.dtype:
             kept = self._kept[name] = np.empty_like(w)
+        self._base[name] = math.sqrt(_sumsq(w))  # ‖w_before‖ (and w in the cache for the copy)
         np.copyto(kept, w)
-        self._base[name] = math.sqrt(_sumsq(kept))  # ‖w_before‖, while it is in the cache
         return kept
 
     def _root_post(self, module, args, output) -> None:
@@ -228,12 +254,13 @@ class TrainingMonitor:
             if y.ndim <= 1:
                 alive = y != 0
             else:  # a unit: a feature or channel (axis 1), alive if nonzero anywhere
-                alive = np.any(y != 0, axis=tuple(a for a in range(y.ndim) if a != 1))
-            stats["dead_frac"] = float(1 - np.mean(alive))
+                # (its outputs are >= 0 or NaN: a unit is alive where its largest is not 0)
+                alive = y.max(axis=tuple(a for a in range(y.ndim) if a != 1)) != 0
+            stats["dead_frac"] = 1 - np.count_nonzero(alive) / max(alive.size, 1)
         elif kind == "Sigmoid" and y.size:
-            stats["saturated_frac"] = float(np.mean((y < 0.01) | (y > 0.99)))
+            stats["saturated_frac"] = np.count_nonzero((y < 0.01) | (y > 0.99)) / y.size
         elif kind == "Tanh" and y.size:
-            stats["saturated_frac"] = float(np.mean(np.abs(y) > 0.97))
+            stats["saturated_frac"] = np.count_nonzero(np.abs(y) > 0.97) / y.size
         flat = y.reshape(-1)  # evenly spaced values, so the monitor draws no random numbers
         stats["sample"] = np.array(flat[::-(-flat.size // self.SAMPLE)], dtype=np.float32)
         return stats
@@ -293,7 +320,7 @@ class TrainingMonitor:
                 w, g = self._weight(name), self._grad(name)
                 rec["weight_norm"] = math.sqrt(_sumsq(w))
                 if g is not None:
-                    rec.update(self._scratch.grad_stats(g))
+                    rec.update(self._scratch.grad_stats(g, self.GRAD_SAMPLE))
                 before = self._before.get(name)
                 # no gradient (frozen, or not in this step's loss): its update says nothing
                 if g is not None and before is not None and before.shape == w.shape:
