@@ -49,18 +49,22 @@ def inner(workload: str, lib: str, steps: int, most: int) -> None:
         run(batches[w.warmup:w.warmup + steps])
 
 
-def count(workload: str, lib: str, steps: int, most: int) -> int:
+def callgrind(script: str, *args, who: str = "icount") -> int:
+    """Instructions of ``python script args...`` under valgrind's callgrind, one BLAS thread."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
-               sys.executable, os.path.abspath(__file__), "--inner", workload, lib, str(steps),
-               str(most)]
+               sys.executable, os.path.abspath(script), *map(str, args)]
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     m = re.search(r"Collected : (\d+)", p.stderr)
     if p.returncode or m is None:
-        raise RuntimeError(f"icount: {' '.join(cmd)} failed (exit {p.returncode}):\n"
+        raise RuntimeError(f"{who}: {' '.join(cmd)} failed (exit {p.returncode}):\n"
                            f"{p.stderr[-2000:]}")
     return int(m.group(1))
+
+
+def count(workload: str, lib: str, steps: int, most: int) -> int:
+    return callgrind(__file__, "--inner", workload, lib, steps, most)
 
 
 def main() -> None:

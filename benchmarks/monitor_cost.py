@@ -16,12 +16,8 @@ hold 2 recorded steps, the 1 in 10 of a long run. One BLAS thread throughout.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 EVERY, BATCH, WARMUP = 10, 64, 3
@@ -98,17 +94,8 @@ def inner(monitored: bool, steps: int) -> None:
 
 
 def count(monitored: bool, steps: int) -> int:
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
-               sys.executable, os.path.abspath(__file__), "--inner", str(int(monitored)),
-               str(steps)]
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    m = re.search(r"Collected : (\d+)", p.stderr)
-    if p.returncode or m is None:
-        raise RuntimeError(f"monitor_cost: {' '.join(cmd)} failed (exit {p.returncode}):\n"
-                           f"{p.stderr[-2000:]}")
-    return int(m.group(1))
+    from icount import callgrind  # benchmarks/ is on the path when this script runs
+    return callgrind(__file__, "--inner", int(monitored), steps, who="monitor_cost")
 
 
 def main() -> None:

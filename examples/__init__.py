@@ -55,6 +55,14 @@ class Demo:
     def say(self, *parts) -> None:
         self.lines.append(" ".join(str(p) for p in parts))
 
+    def saved(self, path, what: str, install: str = "pip install matplotlib") -> None:
+        """Say where ``what`` was saved, or (``path`` None) that Matplotlib is missing."""
+        if path is None:
+            self.say(f"(Matplotlib is not installed, so no plot: {install})")
+        else:
+            self.files.append(path)
+            self.say(f"Saved {what} to {path}")
+
     def intro(self, doc: str) -> None:
         """A demo's docstring as its first lines: the title, then the formula, indented."""
         title, formula = doc.strip().split("\n\n")[:2]

@@ -29,9 +29,4 @@ def save_plot(demo, losses, out_dir, filename, title, log=True) -> None:
     """Plot into ``out_dir`` (if given) and tell the demo's reader where, or why not."""
     if out_dir is None:
         return
-    path = plot_loss(losses, Path(out_dir) / filename, title, log)
-    if path is None:
-        demo.say("(Matplotlib is not installed, so no plot: pip install matplotlib)")
-    else:
-        demo.files.append(path)
-        demo.say(f"Saved the loss curve to {path}")
+    demo.saved(plot_loss(losses, Path(out_dir) / filename, title, log), "the loss curve")

@@ -165,12 +165,8 @@ def run(out_dir=None, steps: int = STEPS, seed: int = SEED) -> Demo:
     demo.values.update(results=results, ratio=ratio, factor=factor, xs=xs, cells=cells,
                        three_steps=text)
     if out_dir is not None:
-        path = save_plot(results, Path(out_dir) / "bptt.png")
-        if path is None:
-            demo.say("(Matplotlib is not installed, so no plot: pip install matplotlib)")
-        else:
-            demo.files.append(path)
-            demo.say(f"Saved the gradient norms per time step to {path}")
+        demo.saved(save_plot(results, Path(out_dir) / "bptt.png"),
+                   "the gradient norms per time step")
     return demo
 
 

@@ -352,13 +352,9 @@ def run(out_dir=None, steps: int = STEPS, data_dir=None, checkpoint=None, seed: 
                        peak_to_ink=to_ink,
                        all_zero_before_relu=raw_zero, model=model)
     if out_dir is not None:
-        path = save_picture(pixels, cam, y_test[picked], predicted, probs,
-                            Path(out_dir) / "grad_cam.png", share)
-        if path is None:
-            say("(Matplotlib is not installed, so no picture: pip install 'chainrule[train]')")
-        else:
-            demo.files.append(path)
-            say(f"Saved the heat maps to {path}")
+        demo.saved(save_picture(pixels, cam, y_test[picked], predicted, probs,
+                                Path(out_dir) / "grad_cam.png", share),
+                   "the heat maps", install="pip install 'chainrule[train]'")
     return demo
 
 

@@ -315,12 +315,7 @@ def run(out_dir=None, epochs: int = EPOCHS, hidden: int = HIDDEN, data_dir=None,
         seconds={k: h["seconds"] for k, h in histories.items()}, reached_90=reached,
         lr=lrs)
     if out_dir is not None:
-        path = save_curves(histories, Path(out_dir) / "mnist_tanh_softmax.png")
-        if path is None:
-            say("(Matplotlib is not installed, so no plot: pip install matplotlib)")
-        else:
-            demo.files.append(path)
-            say(f"Saved the curves to {path}")
+        demo.saved(save_curves(histories, Path(out_dir) / "mnist_tanh_softmax.png"), "the curves")
     return demo
 
 

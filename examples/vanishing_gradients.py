@@ -195,13 +195,8 @@ def run(out_dir=None, steps: int = STEPS, hidden: int = HIDDEN, lr: float = LR, 
         diagnoses={v: [d.kind for d in r["monitor"].diagnoses] for v, r in results.items()},
         monitors={v: r["monitor"] for v, r in results.items()}, last_step=last)
     if out_dir is not None:
-        path = save_gradient_flow(results, Path(out_dir) / "gradient_flow.png", (first, last),
-                                  steps)
-        if path is None:
-            demo.say("(Matplotlib is not installed, so no plot: pip install matplotlib)")
-        else:
-            demo.files.append(path)
-            demo.say(f"Saved the gradient norms per layer to {path}")
+        demo.saved(save_gradient_flow(results, Path(out_dir) / "gradient_flow.png",
+                                      (first, last), steps), "the gradient norms per layer")
     return demo
 
 

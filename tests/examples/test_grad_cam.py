@@ -3,7 +3,6 @@ afterwards, and, on real MNIST, the heat on the digit's strokes."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from chainrule.training.models import build_model
 from chainrule.examples import grad_cam as gc
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL_ROOTS = [os.environ.get("CHAINRULE_DATA"), ROOT / ".." / "shared" / "data"]
 
 
 # -- the same Grad-CAM, written in PyTorch --------------------------------------------------------
@@ -167,17 +165,6 @@ def test_ink_fraction_by_hand():
 
 
 # -- on real MNIST --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def mnist_root():
-    for root in filter(None, REAL_ROOTS):
-        try:
-            cr.datasets.MNIST(root=root, train=False)
-        except FileNotFoundError:
-            continue
-        return str(root)
-    pytest.skip("real MNIST files not found (set CHAINRULE_DATA or put them in ../shared/data)")
-
 
 @pytest.fixture(scope="module")
 def mnist(mnist_root):

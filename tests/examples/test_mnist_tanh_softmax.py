@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,6 @@ from chainrule.examples import DEMOS
 from chainrule.examples import mnist_tanh_softmax as m
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL_ROOTS = [os.environ.get("CHAINRULE_DATA"), ROOT / ".." / "shared" / "data"]
 
 
 def softmax(z):
@@ -34,17 +32,6 @@ def autograd_logit_grad(loss_fn, z, y):
     loss = loss_fn(zt, cr.from_numpy(y))
     loss.backward()
     return loss.item(), zt.grad.data
-
-
-@pytest.fixture(scope="module")
-def mnist_root():
-    for root in filter(None, REAL_ROOTS):
-        try:
-            cr.datasets.MNIST(root=root, train=False)
-        except FileNotFoundError:
-            continue
-        return str(root)
-    pytest.skip("real MNIST files not found (set CHAINRULE_DATA or put them in ../shared/data)")
 
 
 def generated(n_train=1280, n_test=320, features=20, classes=10, seed=0):

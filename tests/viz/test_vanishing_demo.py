@@ -3,7 +3,6 @@ monitor's gradient norms on the 10-layer networks against backpropagation writte
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,23 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import chainrule as cr
 from chainrule.examples import DEMOS
 from chainrule.examples import vanishing_gradients as vg
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL_ROOTS = [os.environ.get("CHAINRULE_DATA"), ROOT / ".." / "shared" / "data"]
-
-
-@pytest.fixture(scope="module")
-def mnist_root():
-    for root in filter(None, REAL_ROOTS):
-        try:
-            cr.datasets.MNIST(root=root, train=False)
-        except FileNotFoundError:
-            continue
-        return str(root)
-    pytest.skip("real MNIST files not found (set CHAINRULE_DATA or put them in ../shared/data)")
 
 
 @pytest.fixture(scope="module")
